@@ -1,0 +1,92 @@
+"""Configuration, read from the environment in this one place.
+
+Every variable is documented in README.md ("Configuration").
+"""
+import os
+import secrets
+from pathlib import Path
+
+
+def _float(name, default):
+    return float(os.environ.get(name, default))
+
+
+def _int(name, default):
+    return int(os.environ.get(name, default))
+
+
+def _bool(name, default=False):
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _secret_key(instance_path: Path) -> str:
+    """SECRET_KEY from the environment, else one generated once and kept under instance/."""
+    key = os.environ.get("SECRET_KEY")
+    if key:
+        return key
+    key_file = instance_path / "secret_key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    key_file.write_text(key)
+    key_file.chmod(0o600)
+    return key
+
+
+def _database_url(instance_path: Path) -> str:
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        return f"sqlite:///{instance_path / 'library.db'}"
+    # psycopg 3 is the PostgreSQL driver; accept the common short forms.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def from_environment(instance_path) -> dict:
+    """Build the app's configuration mapping from environment variables."""
+    instance_path = Path(instance_path)
+    redis_url = os.environ.get("REDIS_URL") or None
+    return {
+        "SECRET_KEY": _secret_key(instance_path),
+        "SQLALCHEMY_DATABASE_URI": _database_url(instance_path),
+        "REDIS_URL": redis_url,
+        "SQLITE_BUSY_TIMEOUT_MS": _int("SQLITE_BUSY_TIMEOUT_MS", 30000),
+        # Monitoring thresholds (names and defaults from the original guide).
+        "ALERT_ERROR_RATE_PERCENT": _float("ALERT_ERROR_RATE_PERCENT", 5.0),
+        "ALERT_BOOK_AVAILABILITY_PERCENT": _float("ALERT_BOOK_AVAILABILITY_PERCENT", 20.0),
+        "ALERT_OVERDUE_RATE_PERCENT": _float("ALERT_OVERDUE_RATE_PERCENT", 10.0),
+        "ALERT_RESPONSE_TIME_MS": _float("ALERT_RESPONSE_TIME_MS", 1000),
+        "LOW_STOCK_THRESHOLD": _int("LOW_STOCK_THRESHOLD", 2),
+        "MONITOR_CACHE_SECONDS": _int("MONITOR_CACHE_SECONDS", 60),
+        # Lending rules.
+        "LOAN_DAYS": _int("LOAN_DAYS", 14),
+        "LOAN_LIMIT": _int("LOAN_LIMIT", 5),
+        "MAX_RENEWALS": 2,
+        "FINE_PER_DAY_CENTS": _int("FINE_PER_DAY_CENTS", 25),
+        # Login throttling (Flask-Limiter syntax).
+        "LOGIN_RATE_LIMIT_ACCOUNT": os.environ.get("LOGIN_RATE_LIMIT_ACCOUNT", "5 per 15 minutes"),
+        "LOGIN_RATE_LIMIT_ADDRESS": os.environ.get("LOGIN_RATE_LIMIT_ADDRESS", "20 per 15 minutes"),
+        "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        "CACHE_TYPE": "RedisCache" if redis_url else "SimpleCache",
+        "CACHE_REDIS_URL": redis_url,
+        "CACHE_DEFAULT_TIMEOUT": _int("MONITOR_CACHE_SECONDS", 60),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", False),
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "ADMIN_USERNAME": os.environ.get("ADMIN_USERNAME", "admin"),
+        "ADMIN_PASSWORD": os.environ.get("ADMIN_PASSWORD") or None,
+        # OpenAPI (flask-smorest).
+        "API_TITLE": "Library service",
+        "API_VERSION": "1.0",
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/api",
+        "OPENAPI_JSON_PATH": "openapi.json",
+        "MAX_CONTENT_LENGTH": 1024 * 1024,
+    }

@@ -1,0 +1,1 @@
+"""Library domain: models, API, importer."""

@@ -1,0 +1,1 @@
+"""Monitoring: statistics, health, alerts, scheduled jobs."""
