@@ -3,9 +3,17 @@ from flask import Blueprint
 
 from . import models  # noqa: F401  (registers the tables with SQLAlchemy)
 
-bp = Blueprint("library", __name__)
+# Browser pages (login form, home page). JSON API blueprints live in api_*.py.
+bp = Blueprint("library", __name__, template_folder="templates")
 
 
 def init_app(app):
-    """Register the library's views and CLI commands."""
+    """Register the library's pages, JSON API blueprints and CLI commands."""
+    from ..extensions import api, csrf
+    from . import api_auth, api_catalogue, api_lending, cli, views  # noqa: F401  (views attach to bp)
+
     app.register_blueprint(bp)
+    for blueprint in (api_auth.blp, api_catalogue.blp, api_lending.blp):
+        csrf.exempt(blueprint)  # JSON-only endpoints; see api_auth for the CSRF reasoning
+        api.register_blueprint(blueprint)
+    cli.init_app(app)

@@ -5,5 +5,8 @@ bp = Blueprint("monitor", __name__)
 
 
 def init_app(app):
-    """Register the monitoring views and CLI commands."""
+    """Register the monitoring views, health checks and CLI commands."""
+    from . import cli, health, views  # noqa: F401  (views attach to bp)
+
     app.register_blueprint(bp)
+    cli.init_app(app)

@@ -1,0 +1,2 @@
+"""Liveness (/healthz) and readiness (/readyz)."""
+from .blueprint import bp  # noqa: F401

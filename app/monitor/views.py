@@ -1,0 +1,2 @@
+"""Admin-only monitoring endpoints under /api/analytics/monitor/."""
+from .blueprint import bp  # noqa: F401
