@@ -73,6 +73,8 @@ def from_environment(instance_path) -> dict:
         "LOGIN_RATE_LIMIT_ACCOUNT": os.environ.get("LOGIN_RATE_LIMIT_ACCOUNT", "5 per 15 minutes"),
         "LOGIN_RATE_LIMIT_ADDRESS": os.environ.get("LOGIN_RATE_LIMIT_ADDRESS", "20 per 15 minutes"),
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        # X-RateLimit-* and Retry-After on rate-limited routes (the login endpoints).
+        "RATELIMIT_HEADERS_ENABLED": True,
         "CACHE_TYPE": "RedisCache" if redis_url else "SimpleCache",
         "CACHE_REDIS_URL": redis_url,
         "CACHE_DEFAULT_TIMEOUT": _int("MONITOR_CACHE_SECONDS", 60),
