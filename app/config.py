@@ -22,6 +22,15 @@ def _bool(name, default=False):
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _csv(name, default=""):
+    return [part.strip() for part in os.environ.get(name, default).split(",") if part.strip()]
+
+
+def _optional_int(name):
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else None
+
+
 def _secret_key(instance_path: Path) -> str:
     """SECRET_KEY from the environment, else one generated once and kept under instance/."""
     key = os.environ.get("SECRET_KEY")
@@ -64,6 +73,27 @@ def from_environment(instance_path) -> dict:
         "ALERT_RESPONSE_TIME_MS": _float("ALERT_RESPONSE_TIME_MS", 1000),
         "LOW_STOCK_THRESHOLD": _int("LOW_STOCK_THRESHOLD", 2),
         "MONITOR_CACHE_SECONDS": _int("MONITOR_CACHE_SECONDS", 60),
+        # Scheduled jobs and alerting (docs/jobs-and-alerts.md).
+        "MONITOR_COLLECT_INTERVAL_SECONDS": _int("MONITOR_COLLECT_INTERVAL_SECONDS", 60),
+        # In-process scheduler when there is no Redis (the `make run` default).
+        "MONITOR_EMBEDDED_SCHEDULER": _bool("MONITOR_EMBEDDED_SCHEDULER", redis_url is None),
+        "RQ_QUEUE": os.environ.get("RQ_QUEUE", "library-monitor"),
+        "MONITOR_REDIS_PREFIX": os.environ.get("MONITOR_REDIS_PREFIX", "library:monitor"),
+        "JOB_RETRY_INTERVALS": [int(v) for v in _csv("JOB_RETRY_INTERVALS", "5,30,120")],
+        "ALERT_FOR_SECONDS": _optional_int("ALERT_FOR_SECONDS"),
+        "ALERT_KEEP_FIRING_SECONDS": _optional_int("ALERT_KEEP_FIRING_SECONDS"),
+        "ALERT_VERIFICATION_BACKLOG_HOURS": _float("ALERT_VERIFICATION_BACKLOG_HOURS", 72),
+        "ALERT_QUEUE_DEPTH": _int("ALERT_QUEUE_DEPTH", 50),
+        "ALERT_FAILED_JOBS": _int("ALERT_FAILED_JOBS", 1),
+        "ALERT_WEBHOOK_URLS": _csv("ALERT_WEBHOOK_URLS", ""),
+        "ALERTMANAGER_URL": os.environ.get("ALERTMANAGER_URL") or None,
+        "ALERT_NOTIFY_RETRIES": _int("ALERT_NOTIFY_RETRIES", 3),
+        "ALERT_NOTIFY_TIMEOUT_SECONDS": _float("ALERT_NOTIFY_TIMEOUT_SECONDS", 5),
+        "ALERT_EXTERNAL_URL": os.environ.get("ALERT_EXTERNAL_URL", "http://127.0.0.1:8000"),
+        "RETENTION_SNAPSHOT_DAYS": _int("RETENTION_SNAPSHOT_DAYS", 30),
+        "RETENTION_SEARCH_LOG_DAYS": _int("RETENTION_SEARCH_LOG_DAYS", 180),
+        "RETENTION_ALERT_HISTORY_DAYS": _int("RETENTION_ALERT_HISTORY_DAYS", 90),
+        "RETENTION_JOB_RUNS_DAYS": _int("RETENTION_JOB_RUNS_DAYS", 30),
         # Lending rules.
         "LOAN_DAYS": _int("LOAN_DAYS", 14),
         "LOAN_LIMIT": _int("LOAN_LIMIT", 5),
