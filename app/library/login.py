@@ -91,6 +91,7 @@ def _failed_attempt(_response) -> bool:
 limit_per_account = limiter.shared_limit(
     lambda: current_app.config["LOGIN_RATE_LIMIT_ACCOUNT"],
     scope="login-account",
+    methods=["POST"],
     key_func=_submitted_username,
     deduct_when=_failed_attempt,
     error_message="Too many failed login attempts for this account; try again later",
@@ -98,6 +99,7 @@ limit_per_account = limiter.shared_limit(
 limit_per_address = limiter.shared_limit(
     lambda: current_app.config["LOGIN_RATE_LIMIT_ADDRESS"],
     scope="login-address",
+    methods=["POST"],
     key_func=get_remote_address,
     deduct_when=_failed_attempt,
     error_message="Too many failed login attempts from this address; try again later",
