@@ -2,6 +2,7 @@
 from sqlalchemy import func, select
 
 from ...library.models import Book, Category, Loan, LoanStatus, Reservation, ReservationStatus
+from .. import status
 from ._common import count_where, percent
 
 TOP_N = 10
@@ -105,11 +106,20 @@ def popularity_metrics(session) -> dict:
     }
 
 
+def availability_input(overview: dict):
+    """The availability rule's input: None for an empty catalogue (nothing to judge)."""
+    return overview["availability_rate"] if overview["total_books"] else None
+
+
 def books_stats(session, now, settings) -> dict:
-    """The books endpoint's body without `model`, `timestamp` and `alerts`."""
+    """The books endpoint's body without `model` and `timestamp`."""
+    overview = books_overview(session)
+    alerts = status.evaluate({"book_availability": availability_input(overview)}, settings, "books")
     return {
-        "overview": books_overview(session),
+        "overview": overview,
+        "status": status.worst(*(alert["severity"] for alert in alerts)),
         "category_distribution": category_distribution(session),
         "inventory_metrics": inventory_metrics(session, settings),
         "popularity_metrics": popularity_metrics(session),
+        "alerts": alerts,
     }

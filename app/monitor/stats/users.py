@@ -4,8 +4,10 @@ from datetime import timedelta
 from sqlalchemy import and_, func, select
 
 from ...library.models import Role, User, VerificationStatus
+from .. import status
 from ._common import count_where, percent
 
+AREA = "users"
 DAILY, WEEKLY, MONTHLY = timedelta(days=1), timedelta(days=7), timedelta(days=30)
 
 
@@ -75,10 +77,17 @@ def verification_stats(session) -> dict:
 
 
 def users_stats(session, now, settings) -> dict:
-    """The users endpoint's body without `model`, `timestamp` and `alerts`."""
+    """The users endpoint's body without `model` and `timestamp`.
+
+    No threshold rule belongs to this area, so `alerts` is empty and `status` healthy
+    (see status.RULES).
+    """
+    alerts = status.evaluate({}, settings, AREA)
     return {
         "overview": users_overview(session, now),
         "role_distribution": role_distribution(session, now),
         "verification_stats": verification_stats(session),
         "activity_metrics": activity_metrics(session, now),
+        "status": status.worst(*(a["severity"] for a in alerts)),
+        "alerts": alerts,
     }
