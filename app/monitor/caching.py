@@ -42,5 +42,5 @@ def cached_body(name: str, build):
     body = build()
     timeout = current_app.config["MONITOR_CACHE_SECONDS"]
     _, elapsed = _timed("set", lambda: cache.set(key, body, timeout=timeout))
-    measured.record_cache_operation("set", False, elapsed)
+    measured.record_cache_operation("set", None, elapsed)  # hit applies to gets only
     return body, False

@@ -23,8 +23,8 @@ def error_rate_percent():
     return rate() if rate is not None else None
 
 
-def record_cache_operation(operation: str, hit: bool, duration_seconds: float) -> None:
-    """Report one cache get/set to the telemetry timings, when they are there."""
+def record_cache_operation(operation: str, hit, duration_seconds: float) -> None:
+    """Report one cache get (hit True/False) or set (hit None) to the telemetry timings."""
     record = getattr(timings, "record_cache_operation", None)
     if record is not None:
         record(operation, hit, duration_seconds)
