@@ -1,11 +1,14 @@
 """The auth JSON API: register, login, me, logout, and the JSON-only body rules."""
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import sqlalchemy as sa
 
 from app.auth import admin_required
 from app.extensions import db
 from app.library.models import LoginEvent, User
+from app.timeutil import utcnow
 from tests.factories import PASSWORD, Factory, login
 
 NEW_PASSWORD = "a long enough password"
@@ -281,3 +284,61 @@ def test_member_gets_403_and_admin_gets_through(admin_route):
     client.post("/api/auth/logout")
     login(client, "admin", PASSWORD)
     assert client.get("/api/test-staff-only").get_json() == {"ok": True}
+
+
+def _set_last_seen(app, user_id, value):
+    with app.app_context():
+        db.session.get(User, user_id).last_seen_at = value
+        db.session.commit()
+
+
+def _last_seen(app, user_id):
+    with app.app_context():
+        return db.session.get(User, user_id).last_seen_at
+
+
+def test_last_seen_is_written_at_most_every_five_minutes(any_app):
+    client = any_app.test_client()
+    with any_app.app_context():
+        user_id = Factory().user("seen").id
+    login(client, "seen")
+
+    recent = utcnow() - timedelta(minutes=4, seconds=50)
+    _set_last_seen(any_app, user_id, recent)
+    statements = []
+    with any_app.app_context():
+        engine = db.engine
+
+    def _record(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", _record)
+    try:
+        assert client.get("/api/auth/me").status_code == 200
+        assert not [s for s in statements if s.lstrip().upper().startswith("UPDATE")]
+        assert _last_seen(any_app, user_id) == recent
+
+        stale = utcnow() - timedelta(minutes=5, seconds=10)
+        _set_last_seen(any_app, user_id, stale)
+        statements.clear()
+        before = utcnow()
+        assert client.get("/api/auth/me").status_code == 200
+        updates = [s for s in statements if s.lstrip().upper().startswith("UPDATE")]
+        assert len(updates) == 1 and "last_seen_at" in updates[0]
+        seen = _last_seen(any_app, user_id)
+        assert before <= seen <= utcnow()
+
+        statements.clear()
+        assert client.get("/api/auth/me").status_code == 200
+        assert not [s for s in statements if s.lstrip().upper().startswith("UPDATE")]
+        assert _last_seen(any_app, user_id) == seen
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", _record)
+
+
+def test_anonymous_requests_touch_no_user(app):
+    client = app.test_client()
+    with app.app_context():
+        user_id = Factory().user("ghost").id
+    assert client.get("/api/auth/me").status_code == 401
+    assert _last_seen(app, user_id) is None
