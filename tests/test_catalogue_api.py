@@ -91,10 +91,14 @@ def test_per_page_over_100_is_refused_naming_per_page(app):
     assert app.test_client().get("/api/books?per_page=100").status_code == 200
 
 
-def test_every_search_with_q_is_logged_trimmed_with_total_and_user(app, make):
-    make.book("Dune", id=1)
-    make.book("Dune Messiah", id=2)
-    member_id = make.user("reader").id
+def test_every_search_with_q_is_logged_trimmed_with_total_and_user(app):
+    # Rows are made in an app context of their own so that each client's
+    # requests get a fresh context (and so a fresh Flask-Login user).
+    with app.app_context():
+        make = Factory()
+        make.book("Dune", id=1)
+        make.book("Dune Messiah", id=2)
+        member_id = make.user("reader").id
     anonymous = app.test_client()
     anonymous.get("/api/books?q=%20%20dune%20")
     anonymous.get("/api/books?q=nothing-like-this")
@@ -103,9 +107,10 @@ def test_every_search_with_q_is_logged_trimmed_with_total_and_user(app, make):
     member = app.test_client()
     assert login(member, "reader").status_code == 200
     member.get("/api/books?q=Messiah")
-    rows = db.session.execute(db.select(SearchLog).order_by(SearchLog.id)).scalars().all()
-    assert [(r.query, r.result_count, r.user_id) for r in rows] == [
-        ("dune", 2, None), ("nothing-like-this", 0, None), ("Messiah", 1, member_id)]
+    with app.app_context():
+        rows = db.session.execute(db.select(SearchLog).order_by(SearchLog.id)).scalars().all()
+        assert [(r.query, r.result_count, r.user_id) for r in rows] == [
+            ("dune", 2, None), ("nothing-like-this", 0, None), ("Messiah", 1, member_id)]
 
 
 def test_book_detail_counts_each_view(app, make):

@@ -115,8 +115,10 @@ def test_borrow_refusals(app, seed, clock):
                                         "active_loans": 3, "loan_limit": 3}
     assert available(seed, 4) == 1
 
-    # A suspended account cannot log in, so a session that outlives the suspension is the case to cover.
+    # A suspended member's session stops counting as signed in (UserMixin.is_authenticated
+    # follows is_active); staff lending to them meet the rule itself.
     sus_client = app.test_client()
+
     def set_status(status):
         db.session.execute(db.update(User).filter_by(username="sus").values(account_status=status))
         db.session.commit()
@@ -124,7 +126,9 @@ def test_borrow_refusals(app, seed, clock):
     seed.query(lambda: set_status("active"))
     assert login(sus_client, "sus").status_code == 200
     seed.query(lambda: set_status("suspended"))
-    refused = sus_client.post("/api/loans", json={"book_id": 4})
+    assert sus_client.post("/api/loans", json={"book_id": 4}).status_code == 401
+    seed("admin", "boss")
+    refused = signed_in(app, "boss").post("/api/loans", json={"book_id": 4, "user_id": sus})
     assert refused.get_json() == {"error": {"code": 403, "message": "The account is suspended", "user_id": sus}}
     assert available(seed, 4) == 1
     assert counts(seed) == (3, 0)
