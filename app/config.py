@@ -105,6 +105,8 @@ def from_environment(instance_path) -> dict:
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
         # X-RateLimit-* and Retry-After on rate-limited routes (the login endpoints).
         "RATELIMIT_HEADERS_ENABLED": True,
+        # If Redis goes away, keep limiting logins in memory instead of failing them.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         "CACHE_TYPE": "RedisCache" if redis_url else "SimpleCache",
         "CACHE_REDIS_URL": redis_url,
         "CACHE_DEFAULT_TIMEOUT": _int("MONITOR_CACHE_SECONDS", 60),

@@ -1,8 +1,12 @@
 """Failed-login throttling per account and per client address (Flask-Limiter)."""
+import os
+import uuid
+
 import pytest
 
 from app.extensions import db
 from app.library.models import LoginEvent
+from tests.conftest import _make_app
 from tests.factories import PASSWORD, Factory, login
 from tests.test_login_form import HTML, csrf_token
 
@@ -110,3 +114,47 @@ def test_limits_are_read_from_config(app):
     app.config["LOGIN_RATE_LIMIT_ACCOUNT"] = "1 per 15 minutes"
     assert login(client, "abe", "wrong password").status_code == 401
     assert login(client, "abe").status_code == 429
+
+
+REDIS_URL = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture
+def redis_app(tmp_path):
+    """An app whose limiter stores counters in real Redis, under a key prefix of its own."""
+    import redis
+
+    connection = redis.Redis.from_url(REDIS_URL)
+    try:
+        connection.ping()
+    except redis.RedisError as exc:
+        pytest.skip(f"Redis not reachable at {REDIS_URL}: {exc}")
+    prefix = f"test-{uuid.uuid4().hex[:12]}"
+    app, _ = _make_app("sqlite", tmp_path, {
+        "RATELIMIT_STORAGE_URI": REDIS_URL, "RATELIMIT_KEY_PREFIX": prefix,
+        "LOGIN_RATE_LIMIT_ACCOUNT": "2 per 15 minutes", "LOGIN_RATE_LIMIT_ADDRESS": "50 per 15 minutes"})
+    yield app
+    for key in connection.scan_iter(f"*{prefix}*"):
+        connection.delete(key)
+    with app.app_context():
+        db.session.remove()
+
+
+def test_account_limit_with_redis_storage(redis_app):
+    _users(redis_app, "bea")
+    client = redis_app.test_client()
+    assert login(client, "bea", "wrong password").status_code == 401
+    assert login(client, "bea", "wrong password").status_code == 401
+    assert login(client, "bea").status_code == 429
+    # A second client (another process would see the same) shares the Redis counter.
+    assert login(redis_app.test_client(), "bea").status_code == 429
+
+
+def test_unreachable_redis_falls_back_to_memory_not_500(tmp_path):
+    app, _ = _make_app("sqlite", tmp_path, {
+        "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:1/0", "LOGIN_RATE_LIMIT_ACCOUNT": "2 per 15 minutes"})
+    _users(app, "cyd")
+    client = app.test_client()
+    assert login(client, "cyd", "wrong password").status_code == 401
+    assert login(client, "cyd", "wrong password").status_code == 401
+    assert login(client, "cyd").status_code == 429
