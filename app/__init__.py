@@ -26,4 +26,5 @@ def create_app(test_config: dict | None = None) -> Flask:
     errors.init_app(app)
     library.init_app(app)
     monitor.init_app(app)
+    telemetry.start(app)  # instruments the engines and cache created above
     return app

@@ -123,4 +123,21 @@ def from_environment(instance_path) -> dict:
         "OPENAPI_URL_PREFIX": "/api",
         "OPENAPI_JSON_PATH": "openapi.json",
         "MAX_CONTENT_LENGTH": 1024 * 1024,
+        # Telemetry (app/telemetry; docs/telemetry.md). Other OTEL_* variables (exporter
+        # headers, timeout, compression, OTEL_RESOURCE_ATTRIBUTES, OTEL_METRIC_EXPORT_INTERVAL,
+        # OTEL_SEMCONV_STABILITY_OPT_IN) are read by the OpenTelemetry SDK itself.
+        "OTEL_SDK_DISABLED": _bool("OTEL_SDK_DISABLED", False),
+        "OTEL_SERVICE_NAME": os.environ.get("OTEL_SERVICE_NAME") or "library-service",
+        "SERVICE_VERSION": os.environ.get("SERVICE_VERSION") or "1.0.0",
+        "DEPLOYMENT_ENVIRONMENT": os.environ.get("DEPLOYMENT_ENVIRONMENT") or "production",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or None,
+        "OTEL_EXPORTER_OTLP_PROTOCOL": os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL") or "http/protobuf",
+        "OTEL_TRACES_SAMPLER": os.environ.get("OTEL_TRACES_SAMPLER") or "parentbased_traceidratio",
+        "OTEL_TRACES_SAMPLER_ARG": os.environ.get("OTEL_TRACES_SAMPLER_ARG") or "0.1",
+        "TELEMETRY_EXCLUDED_URLS": (os.environ.get("OTEL_PYTHON_FLASK_EXCLUDED_URLS")
+                                    or os.environ.get("OTEL_PYTHON_EXCLUDED_URLS")
+                                    or "/metrics,/healthz,/readyz"),
+        "TELEMETRY_DEFER_START": _bool("TELEMETRY_DEFER_START", False),
+        "LOG_FORMAT": (os.environ.get("LOG_FORMAT") or "text").strip().lower(),
+        "LOG_LEVEL": (os.environ.get("LOG_LEVEL") or "INFO").strip().upper(),
     }

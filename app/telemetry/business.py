@@ -1,0 +1,131 @@
+"""Business and state metrics derived from the database at collection time.
+
+Observable instruments: every worker answers a scrape with the same true value
+(it is read from the shared database, not counted in process memory), and a
+worker restart resets nothing. Each callback pushes its own app context, runs a
+few aggregate queries with instrumentation suppressed (no stray root spans per
+scrape), and never lets an exception escape: it logs and skips the observation.
+"""
+import logging
+
+from opentelemetry.instrumentation.utils import suppress_instrumentation
+from opentelemetry.metrics import Observation
+from sqlalchemy import func, select
+
+from ..extensions import db
+from ..library.models import LoginEvent, Loan, User
+from ..monitor.stats.books import books_overview
+from ..monitor.stats.users import users_overview
+from ..timeutil import utcnow
+from . import metrics, timings
+
+log = logging.getLogger(__name__)
+
+HEALTHY, WARNING, CRITICAL = 0, 1, 2
+
+
+def count_loans(session) -> int:
+    """Every loan ever made (a borrow adds one row)."""
+    return session.scalar(select(func.count()).select_from(Loan))
+
+
+def count_returns(session) -> int:
+    """Loans with a return time."""
+    return session.scalar(select(func.count()).select_from(Loan).where(Loan.returned_at.is_not(None)))
+
+
+def count_registrations(session) -> int:
+    """Registered users."""
+    return session.scalar(select(func.count()).select_from(User))
+
+
+def count_logins(session) -> int:
+    """Successful logins."""
+    return session.scalar(select(func.count()).select_from(LoginEvent).where(LoginEvent.success.is_(True)))
+
+
+def available_books(session) -> int:
+    """The books endpoint's overview.available_books (same function, so equal by construction)."""
+    return books_overview(session)["available_books"]
+
+
+def active_users(session) -> int:
+    """The users endpoint's overview.active_users at this instant."""
+    return users_overview(session, utcnow())["active_users"]
+
+
+def _database_status(app, session) -> int:
+    try:
+        session.execute(select(1))
+        return HEALTHY
+    except Exception:
+        log.warning("telemetry: database probe failed", exc_info=True)
+        return CRITICAL
+
+
+def _cache_status(app, session) -> int:
+    backends = app.extensions.get("cache") or {}
+    try:
+        for backend in backends.values():
+            backend = getattr(backend, "wrapped", backend)  # probes are not cache traffic
+            backend.set("library:telemetry:probe", "1", timeout=30)
+            if backend.get("library:telemetry:probe") != "1":
+                return CRITICAL
+        return HEALTHY
+    except Exception:
+        log.warning("telemetry: cache probe failed", exc_info=True)
+        return CRITICAL
+
+
+def system_status(app, session) -> list[tuple[int, dict]]:
+    """[(status, {"component": name})] for database, cache and overall (the worst of them)."""
+    parts = {"database": _database_status(app, session), "cache": _cache_status(app, session)}
+    parts["overall"] = max(parts.values())
+    return [(value, {"component": name}) for name, value in parts.items()]
+
+
+def _callback(app, read):
+    """An observable callback running `read(session)` inside an app context."""
+
+    def callback(options):
+        try:
+            with app.app_context(), suppress_instrumentation():
+                value = read(db.session)
+        except Exception:
+            log.exception("telemetry: %s failed; observation skipped", getattr(read, "__name__", read))
+            return []
+        if isinstance(value, list):
+            return [Observation(v, attrs) for v, attrs in value]
+        return [Observation(value)]
+
+    return callback
+
+
+def _error_rate(options):
+    rate = timings.error_rate_percent()
+    return [] if rate is None else [Observation(rate)]
+
+
+def register(meter, app) -> None:
+    """Create the DB-derived observable instruments on `meter` for `app`."""
+    counters = (
+        (metrics.BOOK_LOANS, count_loans, "Loans made (COUNT of loans)."),
+        (metrics.BOOK_RETURNS, count_returns, "Loans returned (COUNT of loans with returned_at)."),
+        (metrics.USER_REGISTRATIONS, count_registrations, "Registered users (COUNT of users)."),
+        (metrics.USER_LOGINS, count_logins, "Successful logins (COUNT of successful login events)."),
+    )
+    for name, read, description in counters:
+        meter.create_observable_counter(name, callbacks=[_callback(app, read)], description=description)
+    meter.create_observable_gauge(
+        metrics.AVAILABLE_BOOKS, callbacks=[_callback(app, available_books)],
+        description="Available copies now (SUM of available_copies); gauge despite the guide's _total name.")
+    meter.create_observable_gauge(
+        metrics.ACTIVE_USERS, callbacks=[_callback(app, active_users)],
+        description="Users seen in the last 7 days; gauge despite the guide's _total name.")
+    meter.create_observable_gauge(
+        metrics.SYSTEM_STATUS,
+        callbacks=[_callback(app, lambda session: system_status(app, session))],
+        description="Health per component: 0 healthy, 1 warning, 2 critical.")
+    meter.create_observable_gauge(
+        metrics.ERROR_RATE, callbacks=[_error_rate], unit="%",
+        description="5xx responses / all requests x 100 over the last 5 minutes, this process.")

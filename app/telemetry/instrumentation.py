@@ -1,0 +1,93 @@
+"""OpenTelemetry instrumentation of this app's Flask app, database engines and Redis clients.
+
+Providers are always passed explicitly; nothing here patches classes globally,
+so many apps can live in one process (tests) and `opentelemetry-instrument` on
+top does not double anything (see docs/telemetry.md).
+"""
+import logging
+
+import flask
+from opentelemetry.instrumentation.flask import FlaskInstrumentor
+from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+from opentelemetry.instrumentation.sqlalchemy.version import __version__ as sqlalchemy_instrumentation_version
+from opentelemetry.metrics import NoOpMeterProvider
+
+from .metrics import UNMATCHED_ROUTE
+from .requests import SPAN_ENVIRON_KEY
+
+log = logging.getLogger(__name__)
+
+UNMATCHED_SPAN_NAME = f"HTTP {UNMATCHED_ROUTE}"
+
+# OpenTelemetry's own http.server.* and db.client.* instruments are not recorded:
+# library_api_request_duration_seconds / library_db_query_duration_seconds replace
+# them, and recording both cost a third of the throughput (bench/overhead).
+_NO_METRICS = NoOpMeterProvider()
+
+
+def _request_hook(span, environ):
+    """Remember the server span for exemplars; give unmatched paths one fixed span name."""
+    environ[SPAN_ENVIRON_KEY] = span
+    if span.is_recording() and flask.request.url_rule is None:
+        span.update_name(UNMATCHED_SPAN_NAME)
+
+
+def instrument_flask(app, tracer_provider, excluded_urls) -> bool:
+    """instrument_app on this app only; False when something instrumented it already."""
+    if getattr(app, "_is_instrumented_by_opentelemetry", False):
+        # opentelemetry-instrument replaced flask.Flask: its wrapper already makes
+        # the server span, a second instrument_app would only warn (one span per request).
+        log.info("telemetry: Flask app already instrumented (opentelemetry-instrument?); keeping that")
+        return False
+    FlaskInstrumentor.instrument_app(
+        app,
+        request_hook=_request_hook,
+        tracer_provider=tracer_provider,
+        meter_provider=_NO_METRICS,
+        excluded_urls=excluded_urls,
+        enable_commenter=False,
+    )
+    return True
+
+
+def _engine_traced(engine) -> bool:
+    return any(ref() is engine for ref, _identifier, _fn in EngineTracer._remove_event_listener_params)
+
+
+def instrument_engine(engine, tracer_provider) -> bool:
+    """Database CLIENT spans for `engine`, unless an EngineTracer is already listening on it.
+
+    SQLAlchemyInstrumentor().instrument() is a process-wide singleton that also
+    patches create_engine for every later engine; the EngineTracer it would
+    build for engine=... is used directly instead, with this app's provider.
+    """
+    if _engine_traced(engine):
+        log.info("telemetry: engine %s already traced; keeping that", engine.url.render_as_string())
+        return False
+    tracer = tracer_provider.get_tracer("opentelemetry.instrumentation.sqlalchemy",
+                                        sqlalchemy_instrumentation_version)
+    connections = _NO_METRICS.get_meter("opentelemetry.instrumentation.sqlalchemy").create_up_down_counter(
+        "db.client.connections.usage")
+    EngineTracer(tracer, engine, connections)
+    return True
+
+
+def instrument_redis_client(client, tracer_provider) -> None:
+    """CLIENT spans for every command of one redis-py client (idempotent)."""
+    from opentelemetry.instrumentation.redis import RedisInstrumentor
+
+    if getattr(client, "_is_instrumented_by_opentelemetry", False):
+        return
+    RedisInstrumentor.instrument_client(client, tracer_provider=tracer_provider)
+
+
+def redis_clients_of_cache(app):
+    """The redis-py clients behind the app's Flask-Caching RedisCache backends."""
+    clients = []
+    for backend in (app.extensions.get("cache") or {}).values():
+        backend = getattr(backend, "wrapped", backend)
+        for attr in ("_write_client", "_read_client"):
+            client = getattr(backend, attr, None)
+            if client is not None and client not in clients:
+                clients.append(client)
+    return clients
