@@ -1,7 +1,8 @@
 """Response cache for the monitoring endpoints (Flask-Caching), with honest timings.
 
 Each cache get and set is reported to app.telemetry.timings; a request carrying
-`Cache-Control: no-cache` skips the read and refreshes the stored value.
+`Cache-Control: no-cache` skips the read and refreshes the stored value;
+MONITOR_CACHE_SECONDS=0 switches the cache off.
 """
 import logging
 import time
@@ -34,13 +35,15 @@ def wants_fresh() -> bool:
 def cached_body(name: str, build):
     """(body, hit): the cached body for `name`, or `build()` stored for MONITOR_CACHE_SECONDS."""
     key = KEY_PREFIX + name
+    timeout = current_app.config["MONITOR_CACHE_SECONDS"]
+    if timeout <= 0:  # caching switched off (Flask-Caching would read 0 as "never expire")
+        return build(), False
     if not wants_fresh():
         body, elapsed = _timed("get", lambda: cache.get(key))
         measured.record_cache_operation("get", body is not None, elapsed)
         if body is not None:
             return body, True
     body = build()
-    timeout = current_app.config["MONITOR_CACHE_SECONDS"]
     _, elapsed = _timed("set", lambda: cache.set(key, body, timeout=timeout))
     measured.record_cache_operation("set", None, elapsed)  # hit applies to gets only
     return body, False
