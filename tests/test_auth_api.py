@@ -219,13 +219,21 @@ def test_malformed_json_is_400(app, body):
     assert _events(app) == []
 
 
-def test_json_check_covers_the_other_api_blueprints(app):
+@pytest.mark.parametrize("path", ["/api/loans", "/api/reservations", "/api/loans/1/renew"])
+def test_json_check_covers_the_other_api_blueprints(app, path):
     client = app.test_client()
-    for path in ("/api/loans", "/api/books"):
-        response = client.post(path, data="book_id=1", content_type="application/x-www-form-urlencoded")
-        assert response.status_code in (405, 415), path
-        if response.status_code == 415:
-            assert response.get_json()["error"]["content_type"] == "application/x-www-form-urlencoded"
+    response = client.post(path, data="book_id=1", content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 415
+    assert response.get_json()["error"]["content_type"] == "application/x-www-form-urlencoded"
+    response = client.post(path, data="{book_id: 1}", content_type="application/json")
+    assert response.status_code == 400
+    assert response.get_json()["error"]["message"] == "Request body is not valid JSON"
+
+
+def test_json_check_leaves_browser_forms_alone(app):
+    response = app.test_client().post("/login", data={"username": "x"}, headers={"Accept": "text/html"})
+    assert response.status_code == 400  # the CSRF check, not the JSON check
+    assert "text/html" in response.content_type
 
 
 def test_bodyless_post_is_not_refused(app):

@@ -1,6 +1,5 @@
 """Auth API: register, login, logout, me (session cookie authentication)."""
-from blinker import Namespace
-from flask import current_app, session
+from flask import session
 from flask_login import current_user, logout_user
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
@@ -15,9 +14,6 @@ from .login import attempt_login, limit_per_account, limit_per_address
 from .models import Role, User, VerificationStatus
 
 blp = Blueprint("api_auth", __name__, url_prefix="/api", description="Registration and session login.")
-
-#: Sent with `user=` after a registration is committed (telemetry counts it).
-user_registered = Namespace().signal("user-registered")
 
 USERNAME_PATTERN = r"^[A-Za-z0-9._-]+$"
 
@@ -79,7 +75,6 @@ def register(data):
         db.session.rollback()
         taken = _taken(username, email) or "username"
         return error_response(409, f"That {taken} is already registered", field=taken)
-    user_registered.send(current_app._get_current_object(), user=user)
     return user
 
 
