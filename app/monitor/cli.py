@@ -9,6 +9,6 @@ monitor_cli = AppGroup("monitor", help="Monitoring commands.")
 
 
 def init_app(app):
-    from . import check_cli  # noqa: F401  (registers `check`)
+    from . import check_cli, collect_cli  # noqa: F401  (register `check`, `collect`)
 
     app.cli.add_command(monitor_cli)

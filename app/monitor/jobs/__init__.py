@@ -1,0 +1,1 @@
+"""Scheduled jobs: plain functions of a period start, run through runner.execute()."""

@@ -1,0 +1,122 @@
+"""The in-process scheduler used without REDIS_URL (the embedded default of `make run`).
+
+One per process tree: a thread started lazily by the first request this
+process serves - never by the factory, so tests and CLI commands start no
+threads; with the Flask reloader only the serving child gets requests - and
+then only the process holding an exclusive lock on instance/monitor-scheduler.lock
+runs jobs (gunicorn workers sharing the instance folder queue behind it; if
+the holder dies the lock is released and another takes over). Each run still
+goes through the JobRun claim, so even two schedulers never run a period twice.
+
+Limits: a job cannot be killed on timeout in a thread (its deadline marks it
+failed for monitoring instead), and jobs run one after another.
+"""
+import fcntl
+import logging
+import os
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from ...timeutil import utcnow
+from .. import schedule as sched
+from ..jobs import runner
+
+log = logging.getLogger(__name__)
+
+
+class EmbeddedScheduler(threading.Thread):
+    """Runs each scheduled job once per period, in this process, holding the instance lock."""
+
+    def __init__(self, app, lock_path: Path, clock=utcnow, sleep=time.sleep):
+        super().__init__(name="monitor-scheduler", daemon=True)
+        self.app, self.lock_path, self.clock, self.sleep = app, Path(lock_path), clock, sleep
+        self._lock_file = None
+        self._stop = threading.Event()
+        self._done = {}      # job name -> period start finished (or skipped) by this scheduler
+        self._retry = {}     # job name -> (period start, attempts, next attempt instant)
+
+    def acquire(self) -> bool:
+        """Take the process-tree lock (non-blocking); True when this process holds it."""
+        if self._lock_file is not None:
+            return True
+        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(self.lock_path, "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            return False
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        self._lock_file = handle
+        return True
+
+    def run_due(self) -> list[dict]:
+        """Run every job whose current period this scheduler has not handled; returns the outcomes."""
+        now = self.clock()
+        outcomes = []
+        for job in sched.schedule(self.app.config):
+            start = sched.period_start(job, now)
+            if self._done.get(job.name) == start:
+                continue
+            retry = self._retry.get(job.name)
+            if retry and retry[0] == start and now < retry[2]:
+                continue
+            with self.app.app_context():
+                try:
+                    outcomes.append(runner.execute(job.name, start))
+                    self._done[job.name] = start
+                    self._retry.pop(job.name, None)
+                except Exception as exc:
+                    attempts = retry[1] + 1 if retry and retry[0] == start else 1
+                    if attempts > job.retries:
+                        self._done[job.name] = start  # retries exhausted: the run stays failed
+                        self._retry.pop(job.name, None)
+                    else:
+                        intervals = self.app.config["JOB_RETRY_INTERVALS"] or [0]
+                        delay = intervals[min(attempts - 1, len(intervals) - 1)]
+                        self._retry[job.name] = (start, attempts, now + timedelta(seconds=delay))
+                    outcomes.append({"job": job.name, "period_key": sched.period_key(start),
+                                     "status": "failed", "error": str(exc)})
+        return outcomes
+
+    def run(self):
+        while not self._stop.is_set():
+            try:
+                if self.acquire():
+                    self.run_due()
+            except Exception:
+                log.exception("embedded scheduler loop failed; continuing")
+            self._stop.wait(1.0)
+
+    def stop(self):
+        self._stop.set()
+
+
+def init_app(app) -> None:
+    """Start the embedded scheduler on this process's first request, when enabled.
+
+    Enabled by MONITOR_EMBEDDED_SCHEDULER (default: on without REDIS_URL); never
+    under TESTING.
+    """
+    if app.config.get("TESTING") or not app.config.get("MONITOR_EMBEDDED_SCHEDULER") or app.config.get("REDIS_URL"):
+        return
+    state = {"started": False}
+    guard = threading.Lock()
+
+    @app.before_request
+    def _start_scheduler():
+        if state["started"]:
+            return
+        with guard:
+            if state["started"]:
+                return
+            state["started"] = True
+            scheduler = EmbeddedScheduler(app, Path(app.instance_path) / "monitor-scheduler.lock")
+            app.extensions["monitor_embedded_scheduler"] = scheduler
+            scheduler.start()
+            log.info("embedded monitor scheduler started in pid %s", os.getpid())
