@@ -13,7 +13,7 @@ from ...timeutil import to_utc, utcnow
 from .catalogue import plan_catalogue
 from .history import plan_history
 from .members import plan_members
-from .source import check_folder, read_source
+from .source import ImportDataError, check_folder, read_source
 
 CHUNK = 5000
 
@@ -73,6 +73,7 @@ def run_import(path, *, now=None, progress=False) -> ImportResult:
                                fine_per_day_cents=config["FINE_PER_DAY_CENTS"])
         readers = {reader for reader, _ in source.ratings} | {reader for reader, _ in source.to_read}
         members = plan_members(readers, history.first_activity, now)
+        _check_usernames_free(members)
         for book in catalogue.books:
             book["available_copies"] = book["total_copies"] - history.active_by_book.get(book["id"], 0)
         stages.done("plan")
@@ -90,6 +91,14 @@ def run_import(path, *, now=None, progress=False) -> ImportResult:
     counts["skipped_interactions"] = sum(source.skipped.values())
     stages.seconds["total"] = round(sum(stages.seconds.values()), 3)
     return ImportResult(False, counts, stages.seconds)
+
+
+def _check_usernames_free(members):
+    """Refuse, before writing anything, when accounts already use the members' names."""
+    names = {member["username"] for member in members}
+    taken = sorted(name for name in db.session.scalars(select(User.username)) if name in names)
+    if taken:
+        raise ImportDataError(f"{len(taken)} member user name(s) already taken, e.g. {', '.join(taken[:3])}")
 
 
 def _insert(model, rows, bar):
