@@ -4,7 +4,9 @@ Inputs: JSON bodies reject unknown fields and non-integer ids (`strict`);
 query strings are text, so their integers are parsed leniently but ranged.
 Outputs: every instant is written as UTC with a `Z` (see app.timeutil).
 """
-from marshmallow import Schema, ValidationError, fields, validate
+from collections.abc import Mapping
+
+from marshmallow import Schema, ValidationError, fields, pre_load, validate
 
 from ..timeutil import isoformat_z
 from .models import LoanStatus, ReservationStatus, VerificationStatus
@@ -71,7 +73,17 @@ class MemberListArgs(PageArgs):
 
 # --- JSON bodies ---------------------------------------------------------------
 
-class BorrowIn(Schema):
+class JsonObject(Schema):
+    """A JSON request body, which must be an object (not a list, string or number)."""
+
+    @pre_load
+    def _require_object(self, data, **_kwargs):
+        if not isinstance(data, Mapping):
+            raise ValidationError(f"The JSON body must be an object, not {type(data).__name__}", "body")
+        return data
+
+
+class BorrowIn(JsonObject):
     book_id = fields.Integer(required=True, strict=True, **_id)
     due_at = fields.AwareDateTime(
         load_default=None,
@@ -81,11 +93,11 @@ class BorrowIn(Schema):
                              **_id)
 
 
-class ReserveIn(Schema):
+class ReserveIn(JsonObject):
     book_id = fields.Integer(required=True, strict=True, **_id)
 
 
-class VerificationIn(Schema):
+class VerificationIn(JsonObject):
     kind = fields.String(required=True, validate=validate.OneOf(("email", "identity", "professional")))
     status = fields.String(required=True, validate=validate.OneOf(VerificationStatus.ALL))
 
