@@ -101,6 +101,8 @@ def _instrument(app, state):
     excluded = parse_excluded_urls(settings.excluded_urls) if settings.excluded_urls else None
     instrumentation.instrument_flask(app, tracer_provider, settings.excluded_urls)
     app.wsgi_app = requests.RequestMetricsMiddleware(app.wsgi_app, state.instruments.request_duration, excluded)
+    # First in line, so requests that an earlier hook answers (CSRF, rate limits) keep their route.
+    app.before_request_funcs.setdefault(None, []).insert(0, requests.remember_route)
     with app.app_context():
         engines = list(db.engines.values())
     for engine in engines:

@@ -14,14 +14,17 @@ from sqlalchemy import func, select
 
 from ..extensions import db
 from ..library.models import LoginEvent, Loan, User
+from ..monitor import health, status
 from ..monitor.stats.books import books_overview
+from ..monitor.stats.loans import loans_overview
+from ..monitor.stats.system import rule_inputs
 from ..monitor.stats.users import users_overview
 from ..timeutil import utcnow
 from . import metrics, timings
 
 log = logging.getLogger(__name__)
 
-HEALTHY, WARNING, CRITICAL = 0, 1, 2
+HEALTHY, WARNING, CRITICAL = 0, 1, 2  # library_system_status values
 
 
 def count_loans(session) -> int:
@@ -54,40 +57,39 @@ def active_users(session) -> int:
     return users_overview(session, utcnow())["active_users"]
 
 
-def _database_status(app, session) -> int:
-    try:
-        session.execute(select(1))
-        return HEALTHY
-    except Exception:
-        log.warning("telemetry: database probe failed", exc_info=True)
-        return CRITICAL
-
-
-def _cache_status(app, session) -> int:
-    backends = app.extensions.get("cache") or {}
-    try:
-        for backend in backends.values():
-            backend = getattr(backend, "wrapped", backend)  # probes are not cache traffic
-            backend.set("library:telemetry:probe", "1", timeout=30)
-            if backend.get("library:telemetry:probe") != "1":
-                return CRITICAL
-        return HEALTHY
-    except Exception:
-        log.warning("telemetry: cache probe failed", exc_info=True)
-        return CRITICAL
+_LEVELS = {status.HEALTHY: HEALTHY, status.WARNING: WARNING, status.CRITICAL: CRITICAL}
 
 
 def system_status(app, session) -> list[tuple[int, dict]]:
-    """[(status, {"component": name})] for database, cache and overall (the worst of them)."""
-    parts = {"database": _database_status(app, session), "cache": _cache_status(app, session)}
-    parts["overall"] = max(parts.values())
-    return [(value, {"component": name}) for name, value in parts.items()]
+    """[(0|1|2, {"component": name})], the system endpoint's verdicts as numbers.
+
+    database/cache: the readiness checks (critical when they fail); books, loans,
+    performance (error rate, response time): the threshold rules of
+    app/monitor/status.py evaluated now; overall: the worst of them all, which is
+    the system endpoint's `status`.
+    """
+    backends = list((app.extensions.get("cache") or {}).values())
+    # The raw backend: a probe is not cache traffic for library_cache_operations_total.
+    cache_ok = all(health.check_cache(getattr(b, "wrapped", b))["ok"] for b in backends)
+    levels = {
+        "database": status.HEALTHY if health.check_database(session)["ok"] else status.CRITICAL,
+        "cache": status.HEALTHY if cache_ok else status.CRITICAL,
+    }
+    now = utcnow()
+    inputs = rule_inputs(books_overview(session), loans_overview(session, now),
+                         timings.snapshot(), timings.error_rate_percent())
+    for component, area in (("books", "books"), ("loans", "loans"), ("performance", "system")):
+        levels[component] = status.worst(*(a["severity"] for a in status.evaluate(inputs, app.config, area)))
+    levels["overall"] = status.worst(*levels.values())
+    return [(_LEVELS[level], {"component": name}) for name, level in levels.items()]
 
 
 def _callback(app, read):
     """An observable callback running `read(session)` inside an app context."""
 
     def callback(options):
+        # A context (and session) of its own, removed at once: on SQLite every
+        # transaction holds the write lock, so none may outlive the callback.
         try:
             with app.app_context(), suppress_instrumentation():
                 value = read(db.session)

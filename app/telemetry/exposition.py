@@ -100,4 +100,9 @@ def metrics_view():
     if providers is None:
         return Response("telemetry is not running in this process\n", status=404, mimetype="text/plain")
     encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
-    return Response(encoder(providers.registry), headers={"Content-Type": content_type})
+    try:
+        body = encoder(providers.registry)
+    except Exception:  # e.g. the SDK's collection timeout: say so, and let Prometheus mark the scrape failed
+        log.exception("telemetry: /metrics collection failed")
+        return Response("metrics collection failed; see the service log\n", status=503, mimetype="text/plain")
+    return Response(body, headers={"Content-Type": content_type})

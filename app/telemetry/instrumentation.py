@@ -47,6 +47,12 @@ def instrument_flask(app, tracer_provider, excluded_urls) -> bool:
         excluded_urls=excluded_urls,
         enable_commenter=False,
     )
+    # instrument_app appends its before_request hook; run it first instead, so the
+    # server span also covers requests that an earlier hook answers (429, CSRF 400).
+    hooks = app.before_request_funcs.setdefault(None, [])
+    if app._before_request in hooks:
+        hooks.remove(app._before_request)
+        hooks.insert(0, app._before_request)
     return True
 
 

@@ -6,6 +6,7 @@ route template, never the raw path) and timings.record_request.
 import logging
 from time import perf_counter
 
+from flask import request as flask_request
 from opentelemetry.trace import set_span_in_context
 
 from . import timings
@@ -16,6 +17,14 @@ log = logging.getLogger(__name__)
 # Set by the Flask instrumentation's request hook (instrumentation.py) so the
 # histogram can attach the server span as an exemplar.
 SPAN_ENVIRON_KEY = "library.telemetry.span"
+# Set by remember_route: Flask clears environ["werkzeug.request"] when the request
+# context pops, before the middleware gets control back.
+RULE_ENVIRON_KEY = "library.telemetry.url_rule"
+
+
+def remember_route():
+    """before_request (registered first): keep the matched rule where the middleware can read it."""
+    flask_request.environ[RULE_ENVIRON_KEY] = flask_request.url_rule
 
 _KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
 
@@ -52,8 +61,7 @@ class RequestMetricsMiddleware:
 
     def _record(self, environ, status_line, duration):
         code = int(status_line[:3])
-        request = environ.get("werkzeug.request")
-        rule = getattr(request, "url_rule", None)
+        rule = environ.get(RULE_ENVIRON_KEY)
         route = rule.rule if rule is not None else UNMATCHED_ROUTE
         method = environ.get("REQUEST_METHOD", "")
         key = (route, method, code)
