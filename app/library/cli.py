@@ -3,7 +3,7 @@ import secrets
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
 from ..extensions import db
@@ -43,14 +43,18 @@ def ensure_admin(username, email, password, reset_password=False):
     "reset" or "unchanged". Raises ValueError for a name held by a non-admin.
     """
     user = db.session.execute(select(User).filter_by(username=username)).scalar_one_or_none()
+    # Each early exit ends the read transaction: on SQLite it holds the write lock.
     if user is not None and user.role != Role.ADMIN:
+        db.session.rollback()
         raise ValueError(f"user {username!r} exists and is not an admin; nothing changed")
     if user is not None and not reset_password:
+        db.session.rollback()
         return user, "unchanged", None
     generated = None
     if password is None:
         generated = password = secrets.token_urlsafe(18)
     if len(password) < MIN_ADMIN_PASSWORD:
+        db.session.rollback()
         raise ValueError(f"ADMIN_PASSWORD must have at least {MIN_ADMIN_PASSWORD} characters")
     action = "reset"
     if user is None:
@@ -66,6 +70,7 @@ def ensure_admin(username, email, password, reset_password=False):
 
 
 @click.command("create-admin")
+@with_appcontext
 @click.option("--username", default=None, help="Admin user name (default: ADMIN_USERNAME, else 'admin').")
 @click.option("--email", default=None, help="Admin e-mail address (default: <username>@library.invalid).")
 @click.option("--reset-password", is_flag=True,
