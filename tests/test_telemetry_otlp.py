@@ -224,3 +224,34 @@ def test_job_span_without_telemetry_is_a_no_op(tmp_path):
     app = make_app(tmp_path, None, OTEL_SDK_DISABLED=True)
     with app.app_context(), job_span("collect", {}) as span:
         assert not span.is_recording()
+
+
+def test_unsampled_requests_send_no_spans_but_still_count(tmp_path, receiver):
+    app = make_app(tmp_path, receiver.endpoint, OTEL_TRACES_SAMPLER="parentbased_traceidratio",
+                   OTEL_TRACES_SAMPLER_ARG="0")
+    try:
+        client = app.test_client()
+        for _ in range(5):
+            assert client.get("/api/books/42").status_code == 200
+        telemetry.force_flush(app)
+    finally:
+        telemetry.shutdown(app)
+    assert receiver.spans() == []
+    [histogram] = receiver.metrics_named("library_api_request_duration_seconds")[-1:]
+    assert [p.count for p in histogram.histogram.data_points] == [5]
+
+
+def test_a_sampled_parent_from_upstream_is_followed(tmp_path, receiver):
+    """parentbased: a request carrying a sampled traceparent is traced even at ratio 0."""
+    app = make_app(tmp_path, receiver.endpoint, OTEL_TRACES_SAMPLER="parentbased_traceidratio",
+                   OTEL_TRACES_SAMPLER_ARG="0")
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    try:
+        app.test_client().get("/api/books/42", headers={"traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"})
+        telemetry.force_flush(app)
+    finally:
+        telemetry.shutdown(app)
+    spans = receiver.spans()
+    [server] = server_spans(spans)
+    assert server["trace_id"] == trace_id and server["parent_span_id"] == "00f067aa0ba902b7"
+    assert [s for s in spans if s["kind"] == CLIENT and s["parent_span_id"] == server["span_id"]]

@@ -106,7 +106,8 @@ def _instrument(app, state):
     with app.app_context():
         engines = list(db.engines.values())
     for engine in engines:
-        instrumentation.instrument_engine(engine, tracer_provider)
+        instrumentation.instrument_engine(engine, tracer_provider,
+                                          parent_based=settings.sampler_name.startswith("parentbased_"))
         queries.time_queries(engine, state.instruments.db_query_duration)
     cache.instrument_cache(app, state.instruments.cache_operations)
     if app.config.get("REDIS_URL"):

@@ -7,6 +7,7 @@ top does not double anything (see docs/telemetry.md).
 import logging
 
 import flask
+from opentelemetry import trace
 from opentelemetry.instrumentation.flask import FlaskInstrumentor
 from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
 from opentelemetry.instrumentation.sqlalchemy.version import __version__ as sqlalchemy_instrumentation_version
@@ -56,11 +57,37 @@ def instrument_flask(app, tracer_provider, excluded_urls) -> bool:
     return True
 
 
+class _LeanEngineTracer(EngineTracer):
+    """EngineTracer without the work whose result is thrown away.
+
+    - With a parent-based sampler, a statement under an unsampled request span
+      would get a non-recording span; skip building its attributes and span.
+    - db.client.connections.usage goes to a no-op meter; skip its per-checkout dicts.
+    """
+
+    def __init__(self, *args, skip_unsampled: bool, **kwargs):
+        self._skip_unsampled = skip_unsampled
+        super().__init__(*args, **kwargs)
+
+    def _before_cur_exec(self, conn, cursor, statement, params, context, executemany):
+        if self._skip_unsampled:
+            parent = trace.get_current_span().get_span_context()
+            if parent.is_valid and not parent.trace_flags.sampled:
+                return statement, params
+        return super()._before_cur_exec(conn, cursor, statement, params, context, executemany)
+
+    def _add_idle_to_connection_usage(self, value):
+        pass
+
+    def _add_used_to_connection_usage(self, value):
+        pass
+
+
 def _engine_traced(engine) -> bool:
     return any(ref() is engine for ref, _identifier, _fn in EngineTracer._remove_event_listener_params)
 
 
-def instrument_engine(engine, tracer_provider) -> bool:
+def instrument_engine(engine, tracer_provider, *, parent_based: bool = True) -> bool:
     """Database CLIENT spans for `engine`, unless an EngineTracer is already listening on it.
 
     SQLAlchemyInstrumentor().instrument() is a process-wide singleton that also
@@ -74,7 +101,7 @@ def instrument_engine(engine, tracer_provider) -> bool:
                                         sqlalchemy_instrumentation_version)
     connections = _NO_METRICS.get_meter("opentelemetry.instrumentation.sqlalchemy").create_up_down_counter(
         "db.client.connections.usage")
-    EngineTracer(tracer, engine, connections)
+    _LeanEngineTracer(tracer, engine, connections, skip_unsampled=parent_based)
     return True
 
 
