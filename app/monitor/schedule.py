@@ -27,7 +27,9 @@ class ScheduledJob:
 
 
 def schedule(config) -> list[ScheduledJob]:
-    """The scheduled jobs for an app configuration."""
+    """The scheduled jobs for an app configuration (MONITOR_SCHEDULE, set by an app factory, replaces them)."""
+    if config.get("MONITOR_SCHEDULE"):
+        return list(config["MONITOR_SCHEDULE"])
     every = int(config["MONITOR_COLLECT_INTERVAL_SECONDS"])
     return [
         ScheduledJob("collect", "app.monitor.jobs.collect.collect", every, timeout=max(30, every)),

@@ -6,6 +6,8 @@ in the worker is the second, durable guard (a claim key lost with Redis, or a
 scheduler dying between claim and enqueue, can at worst cost one period).
 """
 import logging
+import os
+import socket
 from datetime import datetime
 
 from rq import Callback, Retry
@@ -35,7 +37,8 @@ def enqueue_period(app, job: sched.ScheduledJob, start: datetime):
     redis = redis_for(app)
     ttl = max(2 * (job.interval or sched.DAY), 60)
     try:
-        if not redis.set(claim_key(app, job, start), "1", nx=True, ex=ttl):
+        # The value names the claiming scheduler, for operators (and the failover test).
+        if not redis.set(claim_key(app, job, start), f"{socket.gethostname()}:{os.getpid()}", nx=True, ex=ttl):
             return None
         intervals = app.config["JOB_RETRY_INTERVALS"][:job.retries] or [0]
         return queue_for(app).enqueue(
