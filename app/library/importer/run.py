@@ -102,15 +102,35 @@ def _check_usernames_free(members):
 
 
 def _insert(model, rows, bar):
-    """Bulk-insert `rows`, one executemany per chunk of CHUNK rows.
+    """Bulk-insert `rows` (dicts keyed by column name) in chunks of CHUNK rows.
 
-    (Measured on PostgreSQL: psycopg's pipelined executemany beat both
-    multi-row VALUES and SQLAlchemy's RETURNING batches for these tables.)
+    SQLite: an executemany per chunk. PostgreSQL: COPY through psycopg, which
+    measured about three times faster here than SQLAlchemy's executemany
+    (pipelined single-row INSERTs) or its multi-row VALUES batches.
     """
+    if not rows:
+        return
+    if db.engine.dialect.name == "postgresql":
+        _copy(model.__table__, rows, bar)
+        return
     for start in range(0, len(rows), CHUNK):
         chunk = rows[start:start + CHUNK]
         db.session.execute(insert(model), chunk)
         bar.update(len(chunk))
+
+
+def _copy(table, rows, bar):
+    """COPY `rows` into `table` on the session's own connection (same transaction)."""
+    keys = list(rows[0])
+    columns = ", ".join('"' + table.c[key].name + '"' for key in keys)
+    sql = f'COPY "{table.name}" ({columns}) FROM STDIN'
+    connection = db.session.connection().connection.driver_connection
+    with connection.cursor() as cursor, cursor.copy(sql) as copy:
+        for n, row in enumerate(rows, start=1):
+            copy.write_row([row[key] for key in keys])
+            if n % CHUNK == 0:
+                bar.update(CHUNK)
+    bar.update(len(rows) % CHUNK)
 
 
 # Ids of new rows are read back by their unique name rather than with
