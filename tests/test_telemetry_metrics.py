@@ -131,6 +131,23 @@ def test_available_books_equals_the_books_endpoint(app, client, make):
     assert value(client, names.AVAILABLE_BOOKS) == body["overview"]["available_books"]
 
 
+def test_alert_denominators_equal_the_endpoints(app, client, make):
+    from datetime import timedelta
+
+    make.admin("boss")
+    reader = make.user("reader")
+    a = make.book(copies=4)
+    b = make.book(copies=3)
+    make.loan(reader, a)
+    make.loan(reader, b, due_at=utcnow() - timedelta(days=2))
+    login(client, "boss")
+    books = client.get("/api/analytics/monitor/books/", headers={"Cache-Control": "no-cache"}).get_json()
+    loans = client.get("/api/analytics/monitor/loans/", headers={"Cache-Control": "no-cache"}).get_json()
+    assert value(client, names.TOTAL_BOOKS) == books["overview"]["total_books"] == 7
+    assert value(client, names.ACTIVE_LOANS) == loans["overview"]["active_loans"] == 2
+    assert value(client, names.OVERDUE_LOANS) == loans["overview"]["overdue_loans"] == 1
+
+
 def test_active_users_equals_the_users_endpoint(app, client, make):
     make.admin("boss", last_seen_at=utcnow())
     make.user("seen", last_seen_at=utcnow())

@@ -52,6 +52,21 @@ def available_books(session) -> int:
     return books_overview(session)["available_books"]
 
 
+def total_books(session) -> int:
+    """The books endpoint's overview.total_books (SUM of total_copies)."""
+    return books_overview(session)["total_books"]
+
+
+def active_loans(session) -> int:
+    """The loans endpoint's active loans (overdue included)."""
+    return loans_overview(session, utcnow())["active_loans"]
+
+
+def overdue_loans(session) -> int:
+    """The loans endpoint's overdue loans: active and due before now."""
+    return loans_overview(session, utcnow())["overdue_loans"]
+
+
 def active_users(session) -> int:
     """The users endpoint's overview.active_users at this instant."""
     return users_overview(session, utcnow())["active_users"]
@@ -124,6 +139,11 @@ def register(meter, app) -> None:
     meter.create_observable_gauge(
         metrics.ACTIVE_USERS, callbacks=[_callback(app, active_users)],
         description="Users seen in the last 7 days; gauge despite the guide's _total name.")
+    for name, read, description in (
+            (metrics.TOTAL_BOOKS, total_books, "Copies owned (SUM of total_copies)."),
+            (metrics.ACTIVE_LOANS, active_loans, "Loans not returned, overdue included."),
+            (metrics.OVERDUE_LOANS, overdue_loans, "Active loans due before now.")):
+        meter.create_observable_gauge(name, callbacks=[_callback(app, read)], description=description)
     meter.create_observable_gauge(
         metrics.SYSTEM_STATUS,
         callbacks=[_callback(app, lambda session: system_status(app, session))],

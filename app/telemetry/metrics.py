@@ -18,6 +18,10 @@ CACHE_OPERATIONS = "library_cache_operations_total"
 ACTIVE_USERS = "library_active_users_total"
 AVAILABLE_BOOKS = "library_available_books_total"
 SYSTEM_STATUS = "library_system_status"
+# Denominators for the alert rules in prometheus/alerts.yml (not in the guide's list).
+TOTAL_BOOKS = "library_total_books"
+ACTIVE_LOANS = "library_active_loans"
+OVERDUE_LOANS = "library_overdue_loans"
 ERROR_RATE = "library_error_rate_percent"
 
 # Seconds. Requests: the semantic-conventions HTTP bounds; queries: shifted towards
