@@ -186,3 +186,17 @@ def test_silenced_alert_is_not_notified_but_history_says_so(app, receiver):
         assert [body["status"] for _, body in receiver.bodies] == ["resolved"]
         assert [h.notification for h in db.session.execute(
             select(AlertHistory).order_by(AlertHistory.id)).scalars()] == ["none", "silenced", "sent"]
+
+
+def test_system_endpoint_lists_firing_critical_alerts(app, client):
+    from tests.factories import Factory, login
+
+    with app.app_context():
+        Factory().admin()
+        step(9.0, 0, {"ALERT_FOR_SECONDS": 0, "ALERT_KEEP_FIRING_SECONDS": 0})
+    login(client, "admin")
+    body = client.get("/api/analytics/monitor/system/", headers={"Cache-Control": "no-cache"}).get_json()
+    assert [a for a in body["critical_alerts"] if a.get("fingerprint")] == [{
+        "rule": "HighErrorRate", "severity": "critical", "fingerprint": "HighErrorRate{}", "value": 9.0,
+        "threshold": 5.0, "message": "5xx error rate 9.00% is at or above 5.0% (last 5 minutes)",
+        "firing_since": "2026-01-05T12:00:00Z"}]

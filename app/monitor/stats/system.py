@@ -2,6 +2,7 @@
 from datetime import datetime
 
 from .. import status
+from ..alerts import firing_critical
 from .books import availability_input, books_overview
 from .loans import loans_overview
 from .users import users_overview
@@ -71,7 +72,9 @@ def system_stats(session, now: datetime, settings, *, health: dict, response_tim
         },
         "status": status.worst(*(a["severity"] for a in alerts),
                                status.HEALTHY if health.get("overall") else status.CRITICAL),
-        "critical_alerts": [alert for alert in alerts if alert["severity"] == status.CRITICAL],
+        # Threshold rules critical now, then alerts the lifecycle has FIRING at critical severity.
+        "critical_alerts": [alert for alert in alerts if alert["severity"] == status.CRITICAL]
+        + firing_critical(session),
         "alerts": alerts,
         "uptime": format_uptime(uptime_seconds),
         "uptime_seconds": int(uptime_seconds),
