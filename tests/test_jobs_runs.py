@@ -55,8 +55,8 @@ def test_collect_claims_its_period_once_and_force_replaces(app, make):
                                                                       "succeeded", 2)
 
 
-def test_failed_run_is_recorded_reraised_and_reclaimable(app, monkeypatch):
-    with app.app_context():
+def test_failed_run_is_recorded_reraised_and_reclaimable(any_app, monkeypatch):
+    with any_app.app_context():
         calls = []
 
         def boom(start):
@@ -75,8 +75,8 @@ def test_failed_run_is_recorded_reraised_and_reclaimable(app, monkeypatch):
         assert (run.status, run.attempts, run.error) == ("succeeded", 2, "RuntimeError: database on fire")
 
 
-def test_running_run_past_deadline_is_swept_as_abandoned(app):
-    with app.app_context():
+def test_running_run_past_deadline_is_swept_as_abandoned(any_app):
+    with any_app.app_context():
         run_id = job_runner.claim("collect", START, 30, now=START)
         assert job_runner.claim("collect", START, 30, now=START + timedelta(seconds=10)) is None
         assert job_runner.sweep_abandoned(START + timedelta(seconds=59)) == 0
