@@ -144,9 +144,7 @@ def test_webhook_gets_alertmanager_json_on_firing_and_resolved_with_retries(app,
         common = {"version": "4", "groupKey": '{}:{alertname="HighErrorRate"}', "truncatedAlerts": 0,
                   "receiver": "library-service", "groupLabels": {"alertname": "HighErrorRate"},
                   "commonLabels": alert_labels, "externalURL": "http://library.test"}
-        resolved_entry = {**firing_entry, "status": "resolved", "endsAt": "2026-01-05T12:01:40Z",
-                          "annotations": {"summary": "5xx error rate 1.00% is at or above 5.0% (last 5 minutes)",
-                                          "value": "1", "threshold": "5"}}
+        resolved_entry = {**firing_entry, "status": "resolved", "endsAt": "2026-01-05T12:01:40Z"}
         assert receiver.bodies == [
             ("/hook", {**common, "status": "firing", "commonAnnotations": firing_entry["annotations"],
                        "alerts": [firing_entry]}),

@@ -48,7 +48,7 @@ def step(session, alert: Alert, sample: Sample | None, now: datetime, settings) 
     active = bool(sample and sample.active)
     value = sample.value if sample else None
     alert.evaluated_at = now
-    if sample is not None:
+    if active:  # a resolved alert keeps the value and text it fired with, as Alertmanager shows it
         alert.value, alert.threshold, alert.summary = sample.value, sample.threshold, sample.summary
     changes = []
     if active:
