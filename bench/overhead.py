@@ -14,7 +14,7 @@ spread (min–max) over rounds. The machine is shared: compare medians, read the
 
     .venv/bin/python bench/overhead.py [--rounds 5] [--duration 10] [--profile]
 
-`--profile` also samples the traced server with py-spy (pip install py-spy) and prints where its
+`--profile` also samples the defaults and traced servers with py-spy (pip install py-spy) and prints where its
 time goes. Not a test: nothing here asserts; the figures go into docs/deployment.md.
 """
 import argparse
@@ -129,7 +129,8 @@ def cpu_seconds(pid: int) -> float:
 
 
 def run_wrk(url, script, duration, connections):
-    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s", script, url],
+    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--timeout", "10s", "--latency",
+                          "-s", script, url],
                          capture_output=True, text=True, check=True).stdout
     rps = requests = p99 = None
     errors = 0
@@ -157,7 +158,7 @@ def profile(pid, seconds, out_path):
     """Sample `pid` with py-spy; returns collapsed stacks {stack: count}."""
     py_spy = shutil.which("py-spy") or str(BIN / "py-spy")
     subprocess.run([py_spy, "record", "-p", str(pid), "-d", str(seconds), "-r", "200", "-f", "raw",
-                    "-o", str(out_path), "--nonblocking"], check=True, capture_output=True)
+                    "-o", str(out_path), "--nonblocking", "--full-filenames"], check=True, capture_output=True)
     stacks = Counter()
     for line in out_path.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
@@ -165,22 +166,62 @@ def profile(pid, seconds, out_path):
     return stacks
 
 
-def summarise_profile(stacks, top=15):
+def _classify(frame):
+    """'telemetry', 'app' or None (library code: belongs to whoever called it)."""
+    if "/opentelemetry/" in frame or "/app/telemetry/" in frame:
+        return "telemetry"
+    # Flask's own dispatch counts as the app's: the instrumentation wraps it, and a wrapper's
+    # frame must not take the blame for the request it passes through.
+    if f"{ROOT}/app/" in frame or "/site-packages/flask/" in frame:
+        return "app"
+    return None
+
+
+def summarise_profile(stacks, top=12):
+    """Charge each sample to the innermost telemetry or app frame on its stack.
+
+    A SQLAlchemy call made by a view counts as app time; the same call made by the
+    instrumentation's hooks counts as telemetry, and so does OTLP encoding in the exporter
+    thread. Samples with neither (gunicorn's socket I/O, WSGI plumbing) are "other".
+    """
     total = sum(stacks.values())
-    inclusive, self_time = Counter(), Counter()
+    owners, telemetry_leaves = Counter(), Counter()
+    by_class = Counter()
     for stack, count in stacks.items():
         frames = stack.split(";")
-        for frame in set(frames):
-            inclusive[frame] += count
-        self_time[frames[-1]] += count
-    otel = sum(c for s, c in stacks.items() if "opentelemetry" in s)
-    print(f"\nprofile: {total} samples; {100 * otel / total:.1f} % of samples have an opentelemetry frame")
-    print("  inclusive time of opentelemetry frames (top):")
-    for frame, count in [(f, c) for f, c in inclusive.most_common() if "opentelemetry" in f][:top]:
+        owner = next((f for f in reversed(frames) if _classify(f)), None)
+        kind = _classify(owner) if owner else "other"
+        by_class[kind] += count
+        if kind == "telemetry":
+            owners[_component(owner)] += count
+            telemetry_leaves[_short(frames[-1])] += count
+    print(f"profile: {total} samples: " + ", ".join(
+        f"{kind} {100 * by_class[kind] / total:.1f} %" for kind in ("app", "telemetry", "other")))
+    print("  telemetry time by component (innermost telemetry frame):")
+    for frame, count in owners.most_common(top):
         print(f"    {100 * count / total:5.1f} %  {frame}")
-    print("  self time (top, all code):")
-    for frame, count in self_time.most_common(top):
+    print("  telemetry time by leaf frame:")
+    for frame, count in telemetry_leaves.most_common(top):
         print(f"    {100 * count / total:5.1f} %  {frame}")
+
+
+def _component(frame):
+    """`opentelemetry/sdk/trace/__init__.py` -> `sdk/trace`; `app/telemetry/requests.py` as is."""
+    path = frame.rpartition(" (")[2]
+    if "/app/telemetry/" in path:
+        return "app/telemetry/" + path.split("/app/telemetry/", 1)[1].split(":")[0]
+    parts = path.split("/opentelemetry/", 1)[1].split("/")
+    if parts[0] in ("instrumentation", "sdk", "exporter") and len(parts) > 2:
+        return "/".join(parts[:2]) if parts[0] != "exporter" else "exporter/" + parts[1]
+    return parts[0].split(":")[0]
+
+
+def _short(frame):
+    for marker in ("/site-packages/", f"{ROOT}/"):
+        if marker in frame:
+            head, _, tail = frame.partition(" (")
+            return f"{head} ({tail.split(marker, 1)[1]}"
+    return frame
 
 
 def fmt_spread(values, spec="{:.3f}"):
@@ -262,15 +303,17 @@ def main():
                       f"(cpu ratio {base_cpu / cpu:.3f})")
 
         if args.profile:
-            _, base = servers["traced"]
-            load = subprocess.Popen(["wrk", "-t1", f"-c{args.connections}", "-d20s", "-s",
-                                     str(scripts["detail"]), base], stdout=subprocess.DEVNULL)
-            time.sleep(2)
-            stacks = profile(pids["traced"], 15, workdir / "traced.raw")
-            load.wait()
-            summarise_profile(stacks)
-            shutil.copy(workdir / "traced.raw", RESULTS / "traced-profile.raw")
-            print(f"  collapsed stacks: {RESULTS / 'traced-profile.raw'}")
+            for name in ("defaults", "traced"):
+                _, base = servers[name]
+                load = subprocess.Popen(["wrk", "-t1", f"-c{args.connections}", "-d20s", "-s",
+                                         str(scripts["detail"]), base], stdout=subprocess.DEVNULL)
+                time.sleep(2)
+                raw = RESULTS / f"{name}-profile.raw"
+                stacks = profile(pids[name], 15, raw)
+                load.wait()
+                print(f"\n== {name} (book detail) ==")
+                summarise_profile(stacks)
+                print(f"  collapsed stacks: {raw}")
     finally:
         for proc, _ in servers.values():
             proc.terminate()
