@@ -65,7 +65,9 @@ def from_config(config) -> TelemetrySettings:
         otlp_protocol=protocol,
         sampler_name=sampler_name,
         sampler_arg=_ratio(config.get("OTEL_TRACES_SAMPLER_ARG", "1.0") or "1.0"),
-        excluded_urls=config.get("TELEMETRY_EXCLUDED_URLS", "") or "",
+        # Empty entries would become an empty regex alternative, which matches every URL.
+        excluded_urls=",".join(u.strip() for u in str(config.get("TELEMETRY_EXCLUDED_URLS") or "").split(",")
+                               if u.strip()),
         defer_start=bool(config.get("TELEMETRY_DEFER_START", False)),
         log_format=log_format,
         log_level=str(config.get("LOG_LEVEL", "INFO")).upper(),
