@@ -92,13 +92,14 @@ def popularity_metrics(session) -> dict:
         .order_by(Book.view_count.desc(), Book.id)
         .limit(TOP_N)
     ).all()
-    borrows = func.count(Loan.id).label("borrows")
+    # Rank loans per book on the loans index first, then fetch only the winners' titles.
+    n = func.count().label("n")
+    top = (select(Loan.book_id, n).group_by(Loan.book_id)
+           .order_by(n.desc(), Loan.book_id).limit(TOP_N).subquery())
     borrowed = session.execute(
-        select(Book.title, borrows)
-        .join(Loan, Loan.book_id == Book.id)
-        .group_by(Book.id, Book.title)
-        .order_by(borrows.desc(), Book.id)
-        .limit(TOP_N)
+        select(Book.title, top.c.n)
+        .join(top, top.c.book_id == Book.id)
+        .order_by(top.c.n.desc(), Book.id)
     ).all()
     return {
         "most_viewed": [{"title": title, "views": int(views)} for title, views in viewed],
