@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from ..models import LoanStatus, ReservationStatus
-from .stable import pick, stable_fraction
+from .stable import choose, stable_fraction, stable_fractions
 
 HISTORY_DAYS = 180
 LATE_MAX_DAYS = 7
@@ -48,33 +48,33 @@ def _late_fine(due_at, returned_at, fine_per_day_cents):
 
 def _returned_loan(i, count, reader, book, now, loan_days, fine_per_day_cents):
     """Rating row i of count → a closed loan borrowed at its place in the time order."""
+    u_renewals, u_returned, u_late, u_closing, u_paid = stable_fractions(5, "rating", reader, book, i)
     start = now - timedelta(days=HISTORY_DAYS)
     span = (now - 2 * DAY - start) // timedelta(seconds=1)
     borrowed_at = start + timedelta(seconds=i * span // max(count - 1, 1))
-    renewals = pick(RENEWALS, "renewals", reader, book, i)
+    renewals = choose(RENEWALS, u_renewals)
     due_at = borrowed_at + timedelta(days=loan_days * (1 + renewals))
     ceiling = now - timedelta(minutes=1)
-    u = stable_fraction("returned", reader, book, i)
-    late_at = due_at + HOUR + u * (timedelta(days=LATE_MAX_DAYS) - HOUR)
-    if stable_fraction("late", reader, book, i) < LATE_RETURN_SHARE and late_at <= ceiling:
+    late_at = due_at + HOUR + u_returned * (timedelta(days=LATE_MAX_DAYS) - HOUR)
+    if u_late < LATE_RETURN_SHARE and late_at <= ceiling:
         returned_at = late_at
     else:
-        returned_at = borrowed_at + HOUR + u * (min(due_at, ceiling) - borrowed_at - HOUR)
+        returned_at = borrowed_at + HOUR + u_returned * (min(due_at, ceiling) - borrowed_at - HOUR)
     returned_at = returned_at.replace(microsecond=0)
-    status = pick(CLOSING, "closing", reader, book, i)
+    status = choose(CLOSING, u_closing)
     fine = _late_fine(due_at, returned_at, fine_per_day_cents)
     fine += {LoanStatus.LOST: LOST_FEE_CENTS, LoanStatus.DAMAGED: DAMAGE_FEE_CENTS}.get(status, 0)
     return {
         "reader": reader, "book_id": book, "borrowed_at": borrowed_at, "due_at": due_at,
         "returned_at": returned_at, "status": status, "renewals": renewals, "fine_cents": fine,
-        "fine_paid": fine > 0 and stable_fraction("paid", reader, book, i) < FINE_PAID_SHARE,
+        "fine_paid": fine > 0 and u_paid < FINE_PAID_SHARE,
     }
 
 
 def _active_loan(reader, book, now, loan_days):
     """A loan still out: overdue, due within DUE_SOON_DAYS, or due later."""
-    kind = pick(ACTIVE_DUE, "due", reader, book)
-    u = stable_fraction("due_at", reader, book)
+    u_kind, u, u_renewals = stable_fractions(3, "active", reader, book)
+    kind = choose(ACTIVE_DUE, u_kind)
     if kind == "overdue":
         due_at = now - HOUR - u * timedelta(days=OVERDUE_MAX_DAYS)
     elif kind == "due_soon":
@@ -83,7 +83,7 @@ def _active_loan(reader, book, now, loan_days):
         due_at = now + timedelta(days=DUE_SOON_DAYS) + HOUR + u * (
             timedelta(days=loan_days - DUE_SOON_DAYS) - 2 * HOUR)
     due_at = due_at.replace(microsecond=0)
-    renewals = pick(RENEWALS, "renewals", reader, book)
+    renewals = choose(RENEWALS, u_renewals)
     return {
         "reader": reader, "book_id": book, "borrowed_at": due_at - timedelta(days=loan_days * (1 + renewals)),
         "due_at": due_at, "returned_at": None, "status": LoanStatus.ACTIVE, "renewals": renewals,

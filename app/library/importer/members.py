@@ -7,7 +7,7 @@ password, so nobody can log in as one until staff set a password.
 from datetime import timedelta
 
 from ..models import AccountStatus, Role, VerificationStatus as V
-from .stable import pick, stable_fraction
+from .stable import choose, pick, stable_fractions
 
 EMAIL_DOMAIN = "members.invalid"
 # Cumulative shares (see docs/import.md).
@@ -28,7 +28,7 @@ def username_for(reader: int) -> str:
 
 
 def _member(reader, first_activity, now):
-    u = stable_fraction("joined", reader)
+    u, u_never, u_login, u_seen, u_requested, u_role, u_email, u_identity = stable_fractions(8, "member", reader)
     if first_activity is None:
         created_at = now - timedelta(days=1) - u * timedelta(days=JOINED_WITHOUT_ACTIVITY_MAX_DAYS)
     else:
@@ -36,22 +36,22 @@ def _member(reader, first_activity, now):
     created_at = created_at.replace(microsecond=0)
 
     last_login_at = last_seen_at = None
-    if stable_fraction("never_logged_in", reader) >= NEVER_LOGGED_IN_SHARE:
+    if u_never >= NEVER_LOGGED_IN_SHARE:
         window_start = max(created_at, now - timedelta(days=LOGIN_WINDOW_DAYS))
-        last_login_at = (window_start + stable_fraction("login", reader) * (now - window_start)).replace(microsecond=0)
-        last_seen_at = (last_login_at + stable_fraction("seen", reader)
+        last_login_at = (window_start + u_login * (now - window_start)).replace(microsecond=0)
+        last_seen_at = (last_login_at + u_seen
                         * min(SEEN_AFTER_LOGIN_MAX, now - last_login_at)).replace(microsecond=0)
 
-    role = pick(ROLES, "role", reader)
+    role = choose(ROLES, u_role)
     states = {
-        "email_verification": pick(EMAIL_STATES, "email", reader),
-        "identity_verification": pick(IDENTITY_STATES, "identity", reader),
+        "email_verification": choose(EMAIL_STATES, u_email),
+        "identity_verification": choose(IDENTITY_STATES, u_identity),
         "professional_verification": pick(PROFESSIONAL_STATES, "professional", reader),
     }
     requested_at = None
     if V.PENDING in states.values():
         window_start = max(created_at, now - timedelta(days=VERIFICATION_WINDOW_DAYS))
-        requested_at = (window_start + stable_fraction("requested", reader) * (now - window_start)).replace(
+        requested_at = (window_start + u_requested * (now - window_start)).replace(
             microsecond=0)
     return {
         "username": username_for(reader),
