@@ -291,3 +291,12 @@ def test_cli_import_errors(app, tmp_path):
     incomplete = runner.invoke(args=["library", "import", "--no-progress", str(folder)])
     assert incomplete.exit_code == 1
     assert f"Error: cannot import: {folder}: missing tags.csv" in incomplete.output
+
+
+def test_cli_import_before_migrations(tmp_path):
+    app = create_app({"TESTING": True, "SECRET_KEY": "test", "REDIS_URL": None, "CACHE_TYPE": "SimpleCache",
+                      "RATELIMIT_STORAGE_URI": "memory://",
+                      "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'empty.db'}"})
+    result = app.test_cli_runner().invoke(args=["library", "import", str(write_set(tmp_path / "set"))])
+    assert result.exit_code == 1
+    assert "Error: cannot import: the database has no tables yet: run `flask db upgrade` first" in result.output

@@ -4,7 +4,7 @@ import time
 from dataclasses import dataclass, field
 
 from flask import current_app
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, insert, inspect, select, text
 from tqdm import tqdm
 
 from ...extensions import db
@@ -58,6 +58,8 @@ def run_import(path, *, now=None, progress=False) -> ImportResult:
     config = current_app.config
     stages = _Stages()
     try:
+        if not inspect(db.session.connection()).has_table(Book.__tablename__):
+            raise ImportDataError("the database has no tables yet: run `flask db upgrade` first")
         existing = catalogue_size()
         if existing:
             db.session.rollback()
