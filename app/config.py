@@ -75,8 +75,8 @@ def from_environment(instance_path) -> dict:
         "MONITOR_CACHE_SECONDS": _int("MONITOR_CACHE_SECONDS", 60),
         # Scheduled jobs and alerting (docs/jobs-and-alerts.md).
         "MONITOR_COLLECT_INTERVAL_SECONDS": _int("MONITOR_COLLECT_INTERVAL_SECONDS", 60),
-        # In-process scheduler when there is no Redis (the `make run` default).
-        "MONITOR_EMBEDDED_SCHEDULER": _bool("MONITOR_EMBEDDED_SCHEDULER", redis_url is None),
+        # In-process scheduler without Redis: auto (only under `flask run`, i.e. `make run`), true, false.
+        "MONITOR_EMBEDDED_SCHEDULER": os.environ.get("MONITOR_EMBEDDED_SCHEDULER", "auto").strip().lower(),
         "RQ_QUEUE": os.environ.get("RQ_QUEUE", "library-monitor"),
         "MONITOR_REDIS_PREFIX": os.environ.get("MONITOR_REDIS_PREFIX", "library:monitor"),
         "JOB_RETRY_INTERVALS": [int(v) for v in _csv("JOB_RETRY_INTERVALS", "5,30,120")],

@@ -3,7 +3,7 @@
 One per process tree: a thread started lazily by the first request this
 process serves - never by the factory, so tests and CLI commands start no
 threads; with the Flask reloader only the serving child gets requests - and
-then only the process holding an exclusive lock on instance/monitor-scheduler.lock
+then only the process holding an exclusive lock on instance/monitor-scheduler-<db>.lock
 runs jobs (gunicorn workers sharing the instance folder queue behind it; if
 the holder dies the lock is released and another takes over). Each run still
 goes through the JobRun claim, so even two schedulers never run a period twice.
@@ -12,12 +12,15 @@ Limits: a job cannot be killed on timeout in a thread (its deadline marks it
 failed for monitoring instead), and jobs run one after another.
 """
 import fcntl
+import hashlib
 import logging
 import os
 import threading
 import time
 from datetime import timedelta
 from pathlib import Path
+
+from flask import request
 
 from ...timeutil import utcnow
 from .. import schedule as sched
@@ -97,13 +100,26 @@ class EmbeddedScheduler(threading.Thread):
         self._stop.set()
 
 
+OFF = ("0", "false", "no", "off")
+
+
+def lock_path(app) -> Path:
+    """instance/monitor-scheduler-<database hash>.lock: one scheduler per database, not per folder."""
+    digest = hashlib.sha256(app.config["SQLALCHEMY_DATABASE_URI"].encode()).hexdigest()[:12]
+    return Path(app.instance_path) / f"monitor-scheduler-{digest}.lock"
+
+
 def init_app(app) -> None:
     """Start the embedded scheduler on this process's first request, when enabled.
 
-    Enabled by MONITOR_EMBEDDED_SCHEDULER (default: on without REDIS_URL); never
-    under TESTING.
+    Never with REDIS_URL (RQ runs the jobs) or under TESTING. MONITOR_EMBEDDED_SCHEDULER:
+    `auto` (default) starts it only under the Werkzeug server of `flask run` / `make run`
+    - a gunicorn deployment is expected to run `flask jobs` with Redis, and jobs in a
+    serving worker's thread would add to its request latency -; `true` starts it under
+    any server; `false` never.
     """
-    if app.config.get("TESTING") or not app.config.get("MONITOR_EMBEDDED_SCHEDULER") or app.config.get("REDIS_URL"):
+    mode = str(app.config.get("MONITOR_EMBEDDED_SCHEDULER", "auto")).lower()
+    if app.config.get("TESTING") or mode in OFF or app.config.get("REDIS_URL"):
         return
     state = {"started": False}
     guard = threading.Lock()
@@ -116,7 +132,9 @@ def init_app(app) -> None:
             if state["started"]:
                 return
             state["started"] = True
-            scheduler = EmbeddedScheduler(app, Path(app.instance_path) / "monitor-scheduler.lock")
+            if mode == "auto" and not request.environ.get("SERVER_SOFTWARE", "").startswith("Werkzeug/"):
+                return
+            scheduler = EmbeddedScheduler(app, lock_path(app))
             app.extensions["monitor_embedded_scheduler"] = scheduler
             scheduler.start()
             log.info("embedded monitor scheduler started in pid %s", os.getpid())
