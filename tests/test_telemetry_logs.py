@@ -33,8 +33,9 @@ def make_app(tmp_path, **extra):
 @pytest.fixture(autouse=True)
 def restore_logging():
     root = logging.getLogger()
-    level = root.level
+    level, handlers = root.level, list(root.handlers)
     yield
+    root.handlers[:] = handlers  # drop what fileConfig added
     # later tests' apps reconfigure the shared handler; put the text format back
     create_app({"TESTING": True, "SECRET_KEY": "x", "OTEL_SDK_DISABLED": True,
                 "SQLALCHEMY_DATABASE_URI": "sqlite://"})
@@ -94,3 +95,20 @@ def test_one_handler_however_many_apps(tmp_path):
 def test_bad_log_format_is_refused(tmp_path):
     with pytest.raises(ValueError, match="LOG_FORMAT"):
         make_app(tmp_path, LOG_FORMAT="xml")
+
+
+def test_logging_survives_alembic_file_config(tmp_path, capsys):
+    """Alembic's env.py runs logging.config.fileConfig, which disables existing loggers and
+    replaces the root handlers; the next app's init_app puts the trace-id logging back."""
+    from logging.config import fileConfig
+    from pathlib import Path
+
+    make_app(tmp_path)
+    fileConfig(Path(__file__).resolve().parent.parent / "migrations" / "alembic.ini")
+    app, seen = make_app(tmp_path, LOG_FORMAT="json")
+    capsys.readouterr()
+    app.test_client().get("/_test/log")
+    # alembic's own console handler stays on the root logger and prints its plain line too
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()
+             if "borrowing is fun" in line and line.startswith("{")]
+    assert [line["trace_id"] for line in lines] == [seen["trace_id"]]
