@@ -113,10 +113,11 @@ def test_ageing_boundaries(any_app):
         for age in (timedelta(seconds=1), timedelta(days=7), timedelta(days=7, seconds=1),
                     timedelta(days=30), timedelta(days=30, seconds=1)):
             f.loan(member, book, borrowed_at=now - 40 * data.D, due_at=now - age)
-        f.loan(member, book, due_at=now)  # due this instant: not overdue yet, due soon
-        assert loans.overdue_ageing(db.session, now) == {"1-7": 2, "8-30": 2, "over_30": 1}
+        f.loan(member, book, due_at=now)  # due this instant: overdue from now on, 0 days → 1-7
+        f.loan(member, book, due_at=now + timedelta(microseconds=1))  # not overdue yet: due soon
+        assert loans.overdue_ageing(db.session, now) == {"1-7": 3, "8-30": 2, "over_30": 1}
         overview = loans.loans_overview(db.session, now)
-        assert (overview["overdue_loans"], overview["due_soon"]) == (5, 1)
+        assert (overview["overdue_loans"], overview["due_soon"]) == (6, 1)
 
 
 def test_availability_warning_band(any_app):

@@ -12,9 +12,9 @@ from tests.factories import Factory, login
 DUE_GIVEN = "2024-03-10T23:30:00-08:00"
 DUE = datetime(2024, 3, 11, 7, 30, tzinfo=timezone.utc)
 ONE_MICROSECOND = timedelta(microseconds=1)
-INSTANTS = [  # (now, overdue?) — due strictly before now means overdue
+INSTANTS = [  # (now, overdue?) — overdue from the due instant itself
     (DUE - ONE_MICROSECOND, False),
-    (DUE, False),
+    (DUE, True),
     (DUE + ONE_MICROSECOND, True),
 ]
 
@@ -75,9 +75,9 @@ def test_api_overdue_filter_with_injected_clock(any_app, loan_ids, monkeypatch, 
 
 def test_renewal_refused_from_the_overdue_instant(any_app, loan_ids, monkeypatch):
     loan_id, staff = loan_ids
-    monkeypatch.setattr(api_lending, "utcnow", lambda: DUE + ONE_MICROSECOND)
-    assert staff.post(f"/api/loans/{loan_id}/renew").status_code == 409
     monkeypatch.setattr(api_lending, "utcnow", lambda: DUE)
+    assert staff.post(f"/api/loans/{loan_id}/renew").status_code == 409
+    monkeypatch.setattr(api_lending, "utcnow", lambda: DUE - ONE_MICROSECOND)
     renewed = staff.post(f"/api/loans/{loan_id}/renew")
     assert renewed.status_code == 200
     assert renewed.get_json()["due_at"] == "2024-03-25T07:30:00Z"

@@ -118,7 +118,7 @@ def loans(session, now, settings) -> dict:
     rows = session.execute(select(Loan.status, Loan.due_at, Loan.returned_at, Loan.renewals,
                                   Loan.fine_cents, Loan.fine_paid)).all()
     active = [r for r in rows if r.status == "active"]
-    overdue = [r for r in active if r.due_at < now]
+    overdue = [r for r in active if r.due_at <= now]
     ageing = {"1-7": 0, "8-30": 0, "over_30": 0}
     for r in overdue:
         days = -((r.due_at - now) // DAY)  # whole days overdue, a started day counting as one
@@ -129,7 +129,7 @@ def loans(session, now, settings) -> dict:
     return {
         "overview": {"total_loans": len(rows), "active_loans": len(active), "overdue_loans": len(overdue),
                      "overdue_rate": rate,
-                     "due_soon": sum(1 for r in active if timedelta(0) <= r.due_at - now < timedelta(days=3))},
+                     "due_soon": sum(1 for r in active if timedelta(0) < r.due_at - now < timedelta(days=3))},
         "return_metrics": {"returned_today": sum(1 for t in returned if t >= _midnight(now)),
                            "returned_this_week": sum(1 for t in returned if now - t <= timedelta(days=7))},
         "renewal_metrics": {"total_renewals": sum(r.renewals for r in active),

@@ -1,7 +1,7 @@
 """Loans and reservations."""
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, and_
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ...extensions import db
@@ -11,7 +11,7 @@ from .users import User
 
 
 class LoanStatus:
-    ACTIVE = "active"      # on loan; overdue is derived: active and due_at < now
+    ACTIVE = "active"      # on loan; overdue is derived (Loan.is_overdue)
     RETURNED = "returned"
     LOST = "lost"          # closed with a fine, copy written off
     DAMAGED = "damaged"    # returned damaged, closed with a fine
@@ -53,7 +53,13 @@ class Loan(db.Model):
     book: Mapped[Book] = relationship()
 
     def is_overdue(self, now: datetime) -> bool:
-        return self.status == LoanStatus.ACTIVE and self.due_at < now
+        """Still on loan and due at or before `now`: a loan turns overdue at its due instant."""
+        return self.status == LoanStatus.ACTIVE and self.due_at <= now
+
+    @classmethod
+    def overdue_clause(cls, now: datetime):
+        """`is_overdue` as a SQL condition; the one definition every query uses."""
+        return and_(cls.status == LoanStatus.ACTIVE, cls.due_at <= now)
 
 
 class Reservation(db.Model):

@@ -52,13 +52,13 @@ class Actor:
 # --- overdue -------------------------------------------------------------------
 
 def is_overdue(loan: Loan, now: datetime) -> bool:
-    """Overdue means still on loan and due strictly before `now`."""
-    return loan.status == LoanStatus.ACTIVE and loan.due_at < now
+    """Overdue means still on loan and due at or before `now` (Loan.is_overdue)."""
+    return loan.is_overdue(now)
 
 
 def overdue_condition(now: datetime):
     """The same test as `is_overdue`, as a SQL condition on Loan."""
-    return and_(Loan.status == LoanStatus.ACTIVE, Loan.due_at < now)
+    return Loan.overdue_clause(now)
 
 
 def fine_for(due_at: datetime, returned_at: datetime, fine_per_day_cents: int) -> int:

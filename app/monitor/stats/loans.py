@@ -15,15 +15,15 @@ AGEING_CUTOFFS = (7, 30)  # days overdue: 1-7, 8-30, over 30
 def loans_overview(session, now) -> dict:
     """{active_loans, overdue_loans, overdue_rate, due_soon}.
 
-    Active = status active (overdue included); overdue = active and due_at < now;
-    due_soon = active with now <= due_at < now + 3 days.
+    Active = status active (overdue included); overdue = active and due_at <= now
+    (Loan.overdue_clause); due_soon = active with now < due_at < now + 3 days.
     """
     active = Loan.status == LoanStatus.ACTIVE
     total, n_active, n_overdue, n_due_soon = session.execute(
         select(func.count(),
                count_where(active),
-               count_where(and_(active, Loan.due_at < now)),
-               count_where(and_(active, Loan.due_at >= now, Loan.due_at < now + DUE_SOON)))
+               count_where(Loan.overdue_clause(now)),
+               count_where(and_(active, Loan.due_at > now, Loan.due_at < now + DUE_SOON)))
         .select_from(Loan)
     ).one()
     return {
@@ -79,7 +79,7 @@ def overdue_ageing(session, now) -> dict:
         select(count_where(Loan.due_at >= week_cut),
                count_where(and_(Loan.due_at < week_cut, Loan.due_at >= month_cut)),
                count_where(Loan.due_at < month_cut))
-        .where(Loan.status == LoanStatus.ACTIVE, Loan.due_at < now)
+        .where(Loan.overdue_clause(now))
     ).one()
     return {"1-7": int(first), "8-30": int(second), "over_30": int(third)}
 
