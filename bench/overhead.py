@@ -9,8 +9,9 @@ Three servers run side by side on one database holding the real goodbooks-10k ca
 
 Each round loads every server in turn (rotating the order) with wrk on two endpoints: a random
 book's detail and a catalogue search. Per round it prints throughput, the ratio to the baseline of
-the same round, p99 latency and the server's CPU time per request; at the end the median and the
-spread (min–max) over rounds. The machine is shared: compare medians, read the spread.
+the same round, p99 latency and the worker's CPU time per request (and its ratio: baseline CPU ÷
+this CPU, less sensitive to other load than throughput); at the end the median and the spread
+(min–max) over rounds. The machine is shared: compare medians, read the spread.
 
     .venv/bin/python bench/overhead.py [--rounds 5] [--duration 10] [--profile]
 
@@ -160,9 +161,10 @@ def profile(pid, seconds, out_path):
     subprocess.run([py_spy, "record", "-p", str(pid), "-d", str(seconds), "-r", "200", "-f", "raw",
                     "-o", str(out_path), "--nonblocking", "--full-filenames"], check=True, capture_output=True)
     stacks = Counter()
-    for line in out_path.read_text().splitlines():
+    for line in out_path.read_text(errors="replace").splitlines():
         stack, _, count = line.rpartition(" ")
-        stacks[stack] += int(count)
+        if count.isdigit():  # --nonblocking may read a torn stack: skip it
+            stacks[stack] += int(count)
     return stacks
 
 
@@ -284,23 +286,22 @@ def main():
                 line = []
                 for name in names:
                     run = results[(name, endpoint)][-1]
-                    ratio = run["rps"] / results[("disabled", endpoint)][-1]["rps"]
-                    run["ratio"] = ratio
+                    baseline = results[("disabled", endpoint)][-1]
+                    ratio = run["ratio"] = run["rps"] / baseline["rps"]
+                    run["cpu_ratio"] = baseline["cpu_ms"] / run["cpu_ms"]
                     line.append(f"{name} {run['rps']:7.1f} req/s x{ratio:.3f} p99 {run['p99_ms']:6.1f} ms "
-                                f"cpu {run['cpu_ms']:.2f} ms/req")
+                                f"cpu {run['cpu_ms']:.2f} ms/req x{run['cpu_ratio']:.3f}")
                 print(f"round {round_no} {endpoint:6}: " + " | ".join(line), flush=True)
 
         print(f"\nsummary over {args.rounds} rounds: median [min–max]")
         for endpoint in LUA:
-            base_cpu = statistics.median(r["cpu_ms"] for r in results[("disabled", endpoint)])
             for name in names:
                 runs = results[(name, endpoint)]
-                cpu = statistics.median(r["cpu_ms"] for r in runs)
                 print(f"  {endpoint:6} {name:8} ratio {fmt_spread([r['ratio'] for r in runs])}  "
                       f"req/s {fmt_spread([r['rps'] for r in runs], '{:.1f}')}  "
                       f"p99 ms {fmt_spread([r['p99_ms'] for r in runs], '{:.1f}')}  "
-                      f"cpu ms/req {fmt_spread([r['cpu_ms'] for r in runs], '{:.2f}')} "
-                      f"(cpu ratio {base_cpu / cpu:.3f})")
+                      f"cpu ms/req {fmt_spread([r['cpu_ms'] for r in runs], '{:.2f}')}  "
+                      f"cpu ratio {fmt_spread([r['cpu_ratio'] for r in runs])}")
 
         if args.profile:
             for name in ("defaults", "traced"):

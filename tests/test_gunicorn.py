@@ -208,6 +208,14 @@ def _request_counts(receiver, route=DETAIL_ROUTE, status="200"):
     return {instance: count for instance, (_, count) in latest.items()}
 
 
+def _metric_instances(receiver):
+    """service.instance.id of every resource that exported metrics."""
+    return {kv.value.string_value
+            for request in list(receiver.metrics)
+            for resource_metrics in request.resource_metrics
+            for kv in resource_metrics.resource.attributes if kv.key == "service.instance.id"}
+
+
 def _scrape(server):
     """One /metrics scrape (a new connection, so any worker may answer): (instance id, samples)."""
     status, body = _get(server.base + "/metrics")
@@ -227,6 +235,15 @@ def _pid_of(instance_id: str) -> int:
 def test_preloaded_workers_trace_and_count_every_request(start_gunicorn, database, receiver):
     server = start_gunicorn()
     workers = server.workers()
+    # The master imported the app (--preload) but started no exporter or processor thread: it has
+    # its main thread and gunicorn's control-socket thread; the SDK's span processor and metric
+    # reader would add two more.
+    assert len(os.listdir(f"/proc/{server.proc.pid}/task")) <= 2
+    # Each worker runs its own span processor and metric reader threads (once post_worker_init ran).
+    deadline = time.monotonic() + 15
+    while not all(len(os.listdir(f"/proc/{pid}/task")) >= 3 for pid in workers):
+        assert time.monotonic() < deadline, {pid: os.listdir(f"/proc/{pid}/task") for pid in workers}
+        time.sleep(0.1)
     _send_detail_requests(server, database)
 
     receiver.wait_for(lambda: len(_server_spans(receiver)) >= WARMUP + REQUESTS, timeout=20)
@@ -245,6 +262,8 @@ def test_preloaded_workers_trace_and_count_every_request(start_gunicorn, databas
     counts = receiver.wait_for(lambda: (c := _request_counts(receiver)) and sum(c.values()) == sent and c,
                                timeout=20) or _request_counts(receiver)
     assert sum(counts.values()) == sent, counts
+    # Nothing was exported by the master.
+    assert server.proc.pid not in {_pid_of(i) for i in _metric_instances(receiver)}
     # One series per worker that served requests: exactly the instances that sent spans.
     all_instances = {s["resource"]["service.instance.id"] for s in _server_spans(receiver)}
     assert {i for i, n in counts.items() if n} == all_instances
