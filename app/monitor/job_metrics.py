@@ -10,17 +10,11 @@ The counts drop when `prune` deletes old runs (Prometheus treats that as a
 counter reset). The enqueue-error counter is per process: enqueue errors
 happen in the process that tried.
 """
-import logging
-
-from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.metrics import Observation
 from sqlalchemy import case, func, select
 
-from ..extensions import db
 from .models import Alert, AlertState, JobRun, JobRunStatus
 from .scheduling.queues import STATES, queue_state
-
-log = logging.getLogger(__name__)
 
 
 def job_run_counts(session) -> list[tuple[int, dict]]:
@@ -71,21 +65,10 @@ def queue_jobs(app) -> list[tuple[int, dict]]:
     return [(state["jobs"][s], {"queue": state["queue"], "state": s}) for s in STATES]
 
 
-def _callback(app, read, needs_db=True):
-    def callback(options):
-        try:
-            with app.app_context(), suppress_instrumentation():
-                values = read(db.session) if needs_db else read(app)
-        except Exception:
-            log.exception("job metrics: %s failed; observation skipped", read.__name__)
-            return []
-        return [Observation(v, attrs) for v, attrs in values]
-
-    return callback
-
-
 def register(meter, app) -> None:
     """Create the job/queue/alert observable instruments on `meter` for `app`."""
+    from ..telemetry.business import db_callback as _callback
+
     meter.create_observable_counter(
         "library_job_runs_total", callbacks=[_callback(app, job_run_counts)],
         description="Scheduled job runs by result (succeeded runs; failed attempts).")
@@ -96,7 +79,7 @@ def register(meter, app) -> None:
         "library_job_last_success_timestamp_seconds", callbacks=[_callback(app, last_success_timestamps)],
         unit="s", description="Unix time of each job's latest successful run.")
     meter.create_observable_gauge(
-        "library_queue_jobs", callbacks=[_callback(app, queue_jobs, needs_db=False)],
+        "library_queue_jobs", callbacks=[_callback(app, lambda session: queue_jobs(app))],
         description="Jobs in the RQ queue and its registries, by state.")
     meter.create_observable_gauge(
         "library_alerts_firing", callbacks=[_callback(app, alerts_firing)],

@@ -2,12 +2,14 @@
 
 Observable instruments: every worker answers a scrape with the same true value
 (it is read from the shared database, not counted in process memory), and a
-worker restart resets nothing. Each callback pushes its own app context, runs a
-few aggregate queries with instrumentation suppressed (no stray root spans per
-scrape), and never lets an exception escape: it logs and skips the observation.
+worker restart resets nothing. Each callback (`db_callback`) runs a few aggregate
+queries with instrumentation suppressed (no stray root spans per scrape), and never
+lets an exception escape: it logs and skips the observation.
 """
 import logging
+from contextlib import nullcontext
 
+from flask import current_app, has_app_context
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.metrics import Observation
 from sqlalchemy import func, select
@@ -99,14 +101,29 @@ def system_status(app, session) -> list[tuple[int, dict]]:
     return [(_LEVELS[level], {"component": name}) for name, level in levels.items()]
 
 
-def _callback(app, read):
-    """An observable callback running `read(session)` inside an app context."""
+def _reading_context(app):
+    """The app context a callback reads in.
+
+    During a scrape of /metrics the callbacks run on the request's thread: they
+    read through the request's own session. A second connection would wait behind
+    that session's transaction on SQLite (every transaction takes the write lock)
+    until the busy timeout. Elsewhere (the OTLP reader's thread) they push a
+    context, and so a session, of their own, removed as soon as they return.
+    """
+    if has_app_context() and current_app._get_current_object() is app:
+        return nullcontext()
+    return app.app_context()
+
+
+def db_callback(app, read):
+    """An observable callback: `read(session)` -> value or [(value, attributes)].
+
+    Never lets an exception escape: it logs and skips the observation.
+    """
 
     def callback(options):
-        # A context (and session) of its own, removed at once: on SQLite every
-        # transaction holds the write lock, so none may outlive the callback.
         try:
-            with app.app_context(), suppress_instrumentation():
+            with _reading_context(app), suppress_instrumentation():
                 value = read(db.session)
         except Exception:
             log.exception("telemetry: %s failed; observation skipped", getattr(read, "__name__", read))
@@ -132,21 +149,21 @@ def register(meter, app) -> None:
         (metrics.USER_LOGINS, count_logins, "Successful logins (COUNT of successful login events)."),
     )
     for name, read, description in counters:
-        meter.create_observable_counter(name, callbacks=[_callback(app, read)], description=description)
+        meter.create_observable_counter(name, callbacks=[db_callback(app, read)], description=description)
     meter.create_observable_gauge(
-        metrics.AVAILABLE_BOOKS, callbacks=[_callback(app, available_books)],
+        metrics.AVAILABLE_BOOKS, callbacks=[db_callback(app, available_books)],
         description="Available copies now (SUM of available_copies); gauge despite the guide's _total name.")
     meter.create_observable_gauge(
-        metrics.ACTIVE_USERS, callbacks=[_callback(app, active_users)],
+        metrics.ACTIVE_USERS, callbacks=[db_callback(app, active_users)],
         description="Users seen in the last 7 days; gauge despite the guide's _total name.")
     for name, read, description in (
             (metrics.TOTAL_BOOKS, total_books, "Copies owned (SUM of total_copies)."),
             (metrics.ACTIVE_LOANS, active_loans, "Loans not returned, overdue included."),
             (metrics.OVERDUE_LOANS, overdue_loans, "Active loans due before now.")):
-        meter.create_observable_gauge(name, callbacks=[_callback(app, read)], description=description)
+        meter.create_observable_gauge(name, callbacks=[db_callback(app, read)], description=description)
     meter.create_observable_gauge(
         metrics.SYSTEM_STATUS,
-        callbacks=[_callback(app, lambda session: system_status(app, session))],
+        callbacks=[db_callback(app, lambda session: system_status(app, session))],
         description="Health per component: 0 healthy, 1 warning, 2 critical.")
     meter.create_observable_gauge(
         metrics.ERROR_RATE, callbacks=[_error_rate], unit="%",
