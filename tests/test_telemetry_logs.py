@@ -98,13 +98,15 @@ def test_bad_log_format_is_refused(tmp_path):
 
 
 def test_logging_survives_alembic_file_config(tmp_path, capsys):
-    """Alembic's env.py runs logging.config.fileConfig, which disables existing loggers and
-    replaces the root handlers; the next app's init_app puts the trace-id logging back."""
-    from logging.config import fileConfig
-    from pathlib import Path
+    """Migrations run in-process (Alembic's env.py calls logging.config.fileConfig, which
+    replaces the root handlers) leave the app's loggers enabled, and the next app's
+    init_app puts the trace-id handler back."""
+    from flask_migrate import upgrade
 
-    make_app(tmp_path)
-    fileConfig(Path(__file__).resolve().parent.parent / "migrations" / "alembic.ini")
+    migrated, _ = make_app(tmp_path, SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'migrated.db'}")
+    with migrated.app_context():
+        db.drop_all()
+        upgrade()
     app, seen = make_app(tmp_path, LOG_FORMAT="json")
     capsys.readouterr()
     app.test_client().get("/_test/log")

@@ -52,7 +52,7 @@ def init_app(app):
         return
     settings = from_config(app.config)
     state = app.extensions[EXTENSION] = TelemetryState(settings)
-    logs.configure(settings, app.import_name)
+    logs.configure(settings)
     if not settings.enabled:
         return
     for rule in ("/metrics", "/metrics/"):

@@ -51,21 +51,8 @@ class StderrHandler(logging.StreamHandler):
         return sys.stderr
 
 
-def _enable(package: str) -> None:
-    # logging.config.fileConfig (Alembic's env.py, run in-process by `flask db upgrade` or
-    # a test) disables every logger that exists at that moment, the app's included.
-    for name, logger in list(logging.root.manager.loggerDict.items()):
-        if isinstance(logger, logging.Logger) and (name == package or name.startswith(package + ".")):
-            logger.disabled = False
-
-
-def configure(settings, package: str = "app") -> logging.Handler:
-    """Install (once per process) the root handler with the trace filter; apply format and level.
-
-    Also re-enables the loggers of `package` (the app's import name) if a logging
-    configuration call disabled them.
-    """
-    _enable(package)
+def configure(settings) -> logging.Handler:
+    """Install (once per process) the root handler with the trace filter; apply format and level."""
     root = logging.getLogger()
     handler = next((h for h in root.handlers if isinstance(h, StderrHandler)), None)
     if handler is None:
