@@ -2,6 +2,7 @@
 import json
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from app.extensions import db
 from app.telemetry import timings
@@ -117,10 +118,17 @@ def test_system_shows_null_where_nothing_is_measured(admin_client, monkeypatch):
     assert [a["rule"] for a in body["alerts"]] == ["overdue_rate"]
 
 
-def test_cache_hit_then_no_cache_refresh(admin_client, known, monkeypatch):
-    operations = []
-    monkeypatch.setattr(timings, "record_cache_operation",
-                        lambda op, hit, seconds: operations.append((op, hit, seconds >= 0)), raising=False)
+def cache_operations(client) -> dict:
+    """{(operation, result): n} from library_cache_operations_total on /metrics."""
+    text = client.get("/metrics").get_data(as_text=True)
+    return {(s.labels["operation"], s.labels["result"]): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples
+            if s.name == "library_cache_operations_total"}
+
+
+def test_cache_hit_then_no_cache_refresh(admin_client, known):
+    before = cache_operations(admin_client)
+    timed_before = timings.counts()["cache"]
     first = admin_client.get(URL.format("books"))
     assert first.headers["X-Monitor-Cache"] == "miss"
     assert first.get_json()["overview"]["total_books"] == 10
@@ -138,8 +146,11 @@ def test_cache_hit_then_no_cache_refresh(admin_client, known, monkeypatch):
     again = admin_client.get(URL.format("books"))
     assert again.headers["X-Monitor-Cache"] == "hit"
     assert again.get_json() == fresh.get_json()
-    assert operations == [("get", False, True), ("set", None, True), ("get", True, True),
-                          ("set", None, True), ("get", True, True)]
+    counted = cache_operations(admin_client)
+    moved = {key: counted[key] - before.get(key, 0) for key in counted}
+    # each cache operation counted once: gets 1 miss + 2 hits, sets 2 (the no-cache read skips the get)
+    assert {key: n for key, n in moved.items() if n} == {("get", "miss"): 1, ("get", "hit"): 2, ("set", "ok"): 2}
+    assert timings.counts()["cache"] - timed_before == 5  # and timed once each for avg_cache_operation
 
 
 @pytest.mark.parametrize("app_config", [{"MONITOR_CACHE_SECONDS": 0}])

@@ -1,30 +1,27 @@
-"""Response cache for the monitoring endpoints (Flask-Caching), with honest timings.
+"""Response cache for the monitoring endpoints (Flask-Caching).
 
-Each cache get and set is reported to app.telemetry.timings; a request carrying
-`Cache-Control: no-cache` skips the read and refreshes the stored value;
-MONITOR_CACHE_SECONDS=0 switches the cache off.
+A request carrying `Cache-Control: no-cache` skips the read and refreshes the
+stored value; MONITOR_CACHE_SECONDS=0 switches the cache off. Every get and set
+is counted and timed once, by the telemetry's wrapper around the cache backend
+(app/telemetry/cache.py).
 """
 import logging
-import time
 
 from flask import current_app, request
 
 from ..extensions import cache
-from . import measured
 
 log = logging.getLogger(__name__)
 KEY_PREFIX = "monitor:endpoint:"
 
 
-def _timed(operation, call):
-    start = time.perf_counter()
+def _quietly(operation, call):
+    """The cache is an optimisation: an outage must not fail the endpoint."""
     try:
-        result = call()
-    except Exception:  # the cache is an optimisation: an outage must not fail the endpoint
+        return call()
+    except Exception:
         log.warning("monitor cache %s failed", operation, exc_info=True)
-        result = None
-    elapsed = time.perf_counter() - start
-    return result, elapsed
+        return None
 
 
 def wants_fresh() -> bool:
@@ -39,11 +36,9 @@ def cached_body(name: str, build):
     if timeout <= 0:  # caching switched off (Flask-Caching would read 0 as "never expire")
         return build(), False
     if not wants_fresh():
-        body, elapsed = _timed("get", lambda: cache.get(key))
-        measured.record_cache_operation("get", body is not None, elapsed)
+        body = _quietly("get", lambda: cache.get(key))
         if body is not None:
             return body, True
     body = build()
-    _, elapsed = _timed("set", lambda: cache.set(key, body, timeout=timeout))
-    measured.record_cache_operation("set", None, elapsed)  # hit applies to gets only
+    _quietly("set", lambda: cache.set(key, body, timeout=timeout))
     return body, False
