@@ -5,6 +5,7 @@ dropped afterwards. Where PostgreSQL is not reachable they skip, unless
 REQUIRE_POSTGRES=1 (set by .ci/run), which turns the skip into a failure.
 """
 import os
+import shutil
 import uuid
 
 import pytest
@@ -15,6 +16,17 @@ from app.extensions import db
 from tests.factories import Factory
 
 PG_URL = os.environ.get("PG_TEST_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def required_binary(name: str, package: str) -> str:
+    """The path of a program the test runs; skips where it is not installed, fails in CI
+    (CI=true: .ci/run installs the Debian package)."""
+    path = shutil.which(name)
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{name} missing in CI (.ci/run installs the Debian package {package})")
+        pytest.skip(f"{name} not installed (apt-get install {package})")
+    return path
 
 
 def _base_config(tmp_path):

@@ -1,6 +1,5 @@
 """Push to a real Alertmanager (Debian's prometheus-alertmanager) through its v2 API."""
 import json
-import shutil
 import socket
 import subprocess
 import time
@@ -11,8 +10,8 @@ from app.extensions import db
 from app.monitor.alerts import lifecycle, notify
 from app.monitor.alerts.rules import RULES, Sample
 from app.timeutil import utcnow
+from tests.conftest import required_binary
 
-BINARY = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
 
 
 def free_port():
@@ -23,12 +22,11 @@ def free_port():
 
 @pytest.fixture
 def alertmanager(tmp_path):
-    if BINARY is None:
-        pytest.skip("prometheus-alertmanager is not installed")
+    binary = required_binary("prometheus-alertmanager", "prometheus-alertmanager")
     port, cluster_port = free_port(), free_port()
     config = tmp_path / "am.yml"
     config.write_text("route:\n  receiver: none\nreceivers:\n  - name: none\n")
-    proc = subprocess.Popen([BINARY, f"--config.file={config}", f"--storage.path={tmp_path / 'data'}",
+    proc = subprocess.Popen([binary, f"--config.file={config}", f"--storage.path={tmp_path / 'data'}",
                              f"--web.listen-address=127.0.0.1:{port}",
                              f"--cluster.listen-address=127.0.0.1:{cluster_port}"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -5,9 +5,7 @@ checked here as data: every component a pipeline names is defined, memory_limite
 and the ports agree with the app's exporter defaults and with prometheus.yml. The Prometheus files
 are checked with the real `promtool` (Debian package `prometheus`, installed by .ci/run).
 """
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -16,6 +14,7 @@ import pytest
 import yaml
 
 from app import config
+from tests.conftest import required_binary
 
 ROOT = Path(__file__).resolve().parent.parent
 COLLECTOR = ROOT / "otel-collector.yaml"
@@ -206,12 +205,7 @@ def test_alert_rules_use_metrics_and_labels_the_app_exports(alerts, client):
 
 
 def _promtool():
-    path = shutil.which("promtool")
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("promtool missing in CI (.ci/run installs the Debian package prometheus)")
-        pytest.skip("promtool not installed (apt-get install prometheus)")
-    return path
+    return required_binary("promtool", "prometheus")
 
 
 @pytest.mark.parametrize("args", [

@@ -6,8 +6,6 @@ configuration scraping it every second. Skipped only on a machine without the bi
 """
 import http.cookiejar
 import json
-import os
-import shutil
 import socket
 import subprocess
 import threading
@@ -22,6 +20,7 @@ from werkzeug.serving import make_server
 from app import create_app
 from app.extensions import db
 from tests.factories import PASSWORD, Factory
+from tests.conftest import required_binary
 
 BOOK_REQUESTS = 25
 DETAIL_ROUTE = "/api/books/<int:book_id>"
@@ -34,12 +33,7 @@ def _free_port() -> int:
 
 
 def _prometheus_binary() -> str:
-    path = shutil.which("prometheus")
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("prometheus binary missing in CI (.ci/run installs the Debian package prometheus)")
-        pytest.skip("prometheus binary not installed (apt-get install prometheus)")
-    return path
+    return required_binary("prometheus", "prometheus")
 
 
 @pytest.fixture

@@ -1,5 +1,4 @@
 """/metrics: names, exact business values, route-template labels, buckets in seconds, promtool, exemplars."""
-import shutil
 from concurrent.futures import ThreadPoolExecutor
 import subprocess
 import uuid
@@ -13,6 +12,7 @@ from app.library.models import LoginEvent
 from app.telemetry import metrics as names
 from app.timeutil import utcnow
 from tests.factories import login
+from tests.conftest import required_binary
 
 
 @pytest.fixture
@@ -261,8 +261,8 @@ def test_openmetrics_carries_trace_exemplars(client, make):
     assert 'trace_id="' in lines[0] and 'span_id="' in lines[0]
 
 
-@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (Debian package prometheus) not installed")
 def test_promtool_complains_only_about_the_two_guide_gauge_names(client, make):
+    promtool = required_binary("promtool", "prometheus")
     book = make.book()
     client.get(f"/api/books/{book.id}")
     client.get("/no/such/page")
@@ -270,7 +270,7 @@ def test_promtool_complains_only_about_the_two_guide_gauge_names(client, make):
     with client.application.app_context():
         cache.get("x")
     text = scrape(client).get_data(as_text=True)
-    result = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True)
+    result = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True)
     complaints = sorted(line for line in (result.stdout + result.stderr).splitlines() if line.strip())
     assert complaints == [
         'library_active_users_total non-counter metrics should not have "_total" suffix',
