@@ -304,17 +304,18 @@ def main():
                       f"cpu ratio {fmt_spread([r['cpu_ratio'] for r in runs])}")
 
         if args.profile:
-            for name in ("defaults", "traced"):
-                _, base = servers[name]
-                load = subprocess.Popen(["wrk", "-t1", f"-c{args.connections}", "-d20s", "-s",
-                                         str(scripts["detail"]), base], stdout=subprocess.DEVNULL)
-                time.sleep(2)
-                raw = RESULTS / f"{name}-profile.raw"
-                stacks = profile(pids[name], 15, raw)
-                load.wait()
-                print(f"\n== {name} (book detail) ==")
-                summarise_profile(stacks)
-                print(f"  collapsed stacks: {raw}")
+            for endpoint in LUA:
+                for name in ("defaults", "traced"):
+                    _, base = servers[name]
+                    load = subprocess.Popen(["wrk", "-t1", f"-c{args.connections}", "-d20s", "--timeout", "10s",
+                                             "-s", str(scripts[endpoint]), base], stdout=subprocess.DEVNULL)
+                    time.sleep(2)
+                    raw = RESULTS / f"{name}-{endpoint}-profile.raw"
+                    stacks = profile(pids[name], 15, raw)
+                    load.wait()
+                    print(f"\n== {name} ({endpoint}) ==")
+                    summarise_profile(stacks)
+                    print(f"  collapsed stacks: {raw}")
     finally:
         for proc, _ in servers.values():
             proc.terminate()
