@@ -37,7 +37,7 @@ def require_json_body():
                               content_type=sent)
     try:
         request.get_json()
-    except BadRequest:
+    except (BadRequest, RecursionError):  # RecursionError: nesting deeper than the parser can follow
         return error_response(400, "Request body is not valid JSON")
     return None
 

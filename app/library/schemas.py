@@ -5,10 +5,11 @@ query strings are text, so their integers are parsed leniently but ranged.
 Outputs: every instant is written as UTC with a `Z` (see app.timeutil).
 """
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 
 from marshmallow import Schema, ValidationError, fields, pre_load, validate
 
-from ..timeutil import isoformat_z
+from ..timeutil import isoformat_z, utcnow
 from .models import LoanStatus, ReservationStatus, VerificationStatus
 
 # Ids are PostgreSQL `integer` columns; larger numbers cannot name a row, and
@@ -19,6 +20,19 @@ MAX_PER_PAGE = 100
 MAX_QUERY_LENGTH = 200
 
 _id = {"validate": validate.Range(min=1, max=MAX_ID)}
+
+
+# How far from now staff may set a loan's due time: back-dated records of up to ten
+# years, and at most a year ahead. Outside that a date is a typo (and year-9999
+# values do not survive conversion to UTC).
+DUE_AT_WINDOW = (timedelta(days=3653), timedelta(days=366))
+
+
+def _due_at_in_window(value: datetime) -> None:
+    behind, ahead = DUE_AT_WINDOW
+    now = utcnow()
+    if not now - behind <= value <= now + ahead:
+        raise ValidationError(f"due_at must lie between {behind.days} days before and {ahead.days} days after now")
 
 
 class UTCInstant(fields.DateTime):
@@ -86,7 +100,7 @@ class JsonObject(Schema):
 class BorrowIn(JsonObject):
     book_id = fields.Integer(required=True, strict=True, **_id)
     due_at = fields.AwareDateTime(
-        load_default=None,
+        load_default=None, validate=_due_at_in_window,
         metadata={"description": "Staff only: ISO 8601 instant with an offset, e.g. 2024-03-10T23:30:00-08:00"})
     user_id = fields.Integer(load_default=None, strict=True,
                              metadata={"description": "Staff only: lend to this member instead of yourself"},
