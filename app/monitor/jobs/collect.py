@@ -2,7 +2,6 @@
 from datetime import datetime
 
 from sqlalchemy import and_, func, or_, select
-from sqlalchemy.exc import IntegrityError
 
 from ...extensions import db
 from ...library.models import User, VerificationStatus
@@ -12,6 +11,7 @@ from ..schedule import period_key
 from ..stats.books import books_overview
 from ..stats.loans import loans_overview
 from ..stats.users import users_overview
+from .upsert import insert_or_replace
 
 
 def pending_verification():
@@ -48,14 +48,6 @@ def collect(period_start: datetime) -> dict:
     now = utcnow()
     values = measure(db.session, now)
     key = period_key(period_start)
-    try:
-        db.session.add(MetricSnapshot(period_key=key, period_start=period_start, taken_at=now, **values))
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        snapshot = db.session.execute(select(MetricSnapshot).filter_by(period_key=key)).scalar_one()
-        for name, value in values.items():
-            setattr(snapshot, name, value)
-        snapshot.taken_at = now
-        db.session.commit()
+    insert_or_replace(db.session, MetricSnapshot, {"period_key": key},
+                      {"period_start": period_start, "taken_at": now, **values})
     return {"period_key": key, **values}

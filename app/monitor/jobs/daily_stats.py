@@ -2,12 +2,12 @@
 from datetime import date, datetime, time, timedelta, timezone
 
 from sqlalchemy import and_, func, select
-from sqlalchemy.exc import IntegrityError
 
 from ...extensions import db
 from ...library.models import Loan, LoanStatus, LoginEvent, SearchLog, User
 from ...timeutil import utcnow
 from ..models import DailyStats
+from .upsert import insert_or_replace
 
 
 def _count(session, model, *conditions) -> int:
@@ -44,16 +44,7 @@ def store_day(day: date) -> dict:
     """Compute `day` and write its row, replacing an earlier row of the same day."""
     values = compute_day(db.session, day)
     now = utcnow()
-    try:
-        db.session.add(DailyStats(day=day, computed_at=now, **values))
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        row = db.session.execute(select(DailyStats).filter_by(day=day)).scalar_one()
-        for name, value in values.items():
-            setattr(row, name, value)
-        row.computed_at = now
-        db.session.commit()
+    insert_or_replace(db.session, DailyStats, {"day": day}, {"computed_at": now, **values})
     return {"day": day.isoformat(), **values}
 
 
