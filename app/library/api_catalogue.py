@@ -37,12 +37,15 @@ class Books(MethodView):
         q = q.strip() if q else None
         category = category.strip() if category else None
         books, total = catalogue.search_books(q, category, page, per_page)
+        # Built before the commit: committing expires every loaded book, and reading
+        # them afterwards would reload each book and its authors one by one (N+1).
+        body = {"items": [catalogue.book_summary(b) for b in books],
+                "total": total, "page": page, "per_page": per_page}
         if q:
             user_id = current_user.id if current_user.is_authenticated else None
             catalogue.log_search(q, total, user_id, utcnow())
             db.session.commit()
-        return {"items": [catalogue.book_summary(b) for b in books],
-                "total": total, "page": page, "per_page": per_page}
+        return body
 
 
 @blp.route("/books/<int:book_id>")
