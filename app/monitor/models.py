@@ -131,7 +131,7 @@ class AlertHistory(db.Model):
     to_state: Mapped[str] = mapped_column(String(20))
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     value: Mapped[float | None] = mapped_column(Float)
-    # none (no notification due), sent, failed, silenced
+    # none (no notification due), sending (committed before posting), sent, failed, silenced
     notification: Mapped[str] = mapped_column(String(20), default="none")
 
 

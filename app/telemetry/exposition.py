@@ -8,6 +8,8 @@ from opentelemetry.sdk.metrics.export import Histogram
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.samples import Exemplar
 
+from ..extensions import db
+
 log = logging.getLogger(__name__)
 
 
@@ -100,9 +102,17 @@ def metrics_view():
     if providers is None:
         return Response("telemetry is not running in this process\n", status=404, mimetype="text/plain")
     encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
+    # The SDK runs one collection at a time (another scrape or the OTLP reader's
+    # thread may be collecting), and on SQLite an open transaction holds the write
+    # lock. Queueing for the collection with a transaction open (a logged-in user
+    # was loaded in one) deadlocks with a collection reading the database until the
+    # busy timeout. A GET has nothing to keep.
+    db.session.rollback()
     try:
         body = encoder(providers.registry)
     except Exception:  # e.g. the SDK's collection timeout: say so, and let Prometheus mark the scrape failed
         log.exception("telemetry: /metrics collection failed")
         return Response("metrics collection failed; see the service log\n", status=503, mimetype="text/plain")
+    finally:
+        db.session.rollback()  # what the callbacks read through this session: nothing is held after
     return Response(body, headers={"Content-Type": content_type})

@@ -77,7 +77,7 @@ def step(session, alert: Alert, sample: Sample | None, now: datetime, settings) 
 def evaluate(session, samples: list[Sample], now: datetime, settings) -> list[Transition]:
     """Apply this evaluation's samples to the stored alerts; returns the transitions made.
 
-    The caller commits (after notifying, so history rows carry the outcome).
+    The caller commits (notify.dispatch commits before posting, then records the outcome).
     """
     stored = {alert.fingerprint: alert for alert in session.execute(select(Alert)).scalars()}
     seen = set()

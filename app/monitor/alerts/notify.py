@@ -90,9 +90,16 @@ def post_json(url: str, body, *, retries: int, timeout: float, sleep=time.sleep)
 
 
 def dispatch(session, transitions: list[Transition], now, settings, sleep=time.sleep) -> None:
-    """Notify firing and resolved transitions (unless silenced); record the outcome on history."""
+    """Notify firing and resolved transitions (unless silenced); record the outcome on history.
+
+    Commits the transitions (notification `sending`) before the first POST and
+    posts with no transaction open: on SQLite a transaction holds the write lock,
+    and a receiver may take ALERT_NOTIFY_TIMEOUT_SECONDS times every retry. The
+    outcomes (`sent`, `failed`) are left for the caller to commit.
+    """
     urls = settings["ALERT_WEBHOOK_URLS"]
     external = settings["ALERT_EXTERNAL_URL"]
+    due = []
     for transition in transitions:
         if transition.to_state not in (AlertState.FIRING, AlertState.RESOLVED):
             continue
@@ -102,10 +109,15 @@ def dispatch(session, transitions: list[Transition], now, settings, sleep=time.s
             continue
         if not urls:
             continue
-        payload = webhook_payload(alert, transition.to_state, external)
+        transition.history.notification = "sending"
+        due.append((transition.history, webhook_payload(alert, transition.to_state, external)))
+    if not due:
+        return
+    session.commit()
+    for history, payload in due:
         delivered = [post_json(url, payload, retries=settings["ALERT_NOTIFY_RETRIES"],
                                timeout=settings["ALERT_NOTIFY_TIMEOUT_SECONDS"], sleep=sleep) for url in urls]
-        transition.history.notification = "sent" if all(delivered) else "failed"
+        history.notification = "sent" if all(delivered) else "failed"
 
 
 def push_alertmanager(session, transitions: list[Transition], settings, sleep=time.sleep) -> bool | None:
@@ -113,6 +125,7 @@ def push_alertmanager(session, transitions: list[Transition], settings, sleep=ti
 
     Alertmanager resolves an alert it stops hearing about, so every firing alert
     is re-sent on each evaluation, as Prometheus does. None when not configured.
+    Like dispatch, commits before posting, so no transaction is open meanwhile.
     """
     url = settings.get("ALERTMANAGER_URL")
     if not url:
@@ -122,6 +135,7 @@ def push_alertmanager(session, transitions: list[Transition], settings, sleep=ti
     body = [_am_alert(alert_entry(alert, "firing", external)) for alert in firing]
     body += [_am_alert(alert_entry(t.alert, "resolved", external))
              for t in transitions if t.to_state == AlertState.RESOLVED]
+    session.commit()
     if not body:
         return True
     return post_json(f"{url.rstrip('/')}/api/v2/alerts", body, retries=settings["ALERT_NOTIFY_RETRIES"],

@@ -12,15 +12,20 @@ from ..scheduling.queues import queue_state
 def samples(app, now: datetime) -> list:
     """Every rule's samples now."""
     settings = app.config
+    # Redis first, before the database reads open a transaction (on SQLite it holds the write lock).
     window = request_window.read(app, now.timestamp()) if "monitor_request_window" in app.extensions else {}
+    queue = queue_state(app)
     result = rules.request_samples(window, settings) if window else []
     result += rules.database_samples(db.session, now, settings)
-    result += rules.queue_samples(queue_state(app), settings)
+    result += rules.queue_samples(queue, settings)
     return result
 
 
 def evaluate(app, now: datetime | None = None) -> dict:
-    """One evaluation at `now`: transitions made and notifications sent; commits."""
+    """One evaluation at `now`: transitions made and notifications sent; commits.
+
+    The transitions are committed before any notification is posted (see notify.dispatch).
+    """
     now = now or utcnow()
     transitions = lifecycle.evaluate(db.session, samples(app, now), now, app.config)
     notify.dispatch(db.session, transitions, now, app.config)

@@ -14,12 +14,7 @@ from .runner import sweep_abandoned
 def check(app) -> dict:
     """{database, redis, queue, workers_alive, abandoned_runs_marked, overall} measured now."""
     now = utcnow()
-    try:
-        db.session.execute(text("SELECT 1"))
-        database = "ok"
-    except Exception as exc:
-        db.session.rollback()
-        database = f"error: {type(exc).__name__}"
+    # Redis first, before the database probe opens a transaction (on SQLite it holds the write lock).
     redis = "not configured"
     if redis_for(app) is not None:
         try:
@@ -28,6 +23,12 @@ def check(app) -> dict:
         except Exception as exc:
             redis = f"error: {type(exc).__name__}"
     queue = queue_state(app)
+    try:
+        db.session.execute(text("SELECT 1"))
+        database = "ok"
+    except Exception as exc:
+        database = f"error: {type(exc).__name__}"
+    db.session.rollback()  # the sweep below starts (and commits) a transaction of its own
     abandoned = sweep_abandoned(now) if database == "ok" else 0
     healthy = database == "ok" and redis in ("ok", "not configured")
     if redis == "ok" and not queue["workers"]:

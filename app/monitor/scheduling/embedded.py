@@ -36,7 +36,7 @@ class EmbeddedScheduler(threading.Thread):
         super().__init__(name="monitor-scheduler", daemon=True)
         self.app, self.lock_path, self.clock, self.sleep = app, Path(lock_path), clock, sleep
         self._lock_file = None
-        self._stop = threading.Event()
+        self._stopping = threading.Event()  # not `_stop`: Thread.join calls its own _stop()
         self._done = {}      # job name -> period start finished (or skipped) by this scheduler
         self._retry = {}     # job name -> (period start, attempts, next attempt instant)
 
@@ -88,16 +88,16 @@ class EmbeddedScheduler(threading.Thread):
         return outcomes
 
     def run(self):
-        while not self._stop.is_set():
+        while not self._stopping.is_set():
             try:
                 if self.acquire():
                     self.run_due()
             except Exception:
                 log.exception("embedded scheduler loop failed; continuing")
-            self._stop.wait(1.0)
+            self._stopping.wait(1.0)
 
     def stop(self):
-        self._stop.set()
+        self._stopping.set()
 
 
 OFF = ("0", "false", "no", "off")
