@@ -1,14 +1,10 @@
 """Admin-only monitoring endpoints under /api/analytics/monitor/ (definitions: docs/metrics.md)."""
-from functools import wraps
-from urllib.parse import urlencode
+from flask import current_app, jsonify
 
-from flask import current_app, jsonify, redirect, request
-from flask_login import current_user
-
-from ..auth import admin_required
 from ..extensions import cache, db
 from ..timeutil import isoformat_z, utcnow
 from . import measured
+from .access import monitor_access
 from .blueprint import bp
 from .caching import cached_body
 from .health import check_cache, check_database
@@ -24,27 +20,6 @@ PREFIX = "/api/analytics/monitor"
 @bp.record_once
 def _remember_start(state):
     state.app.extensions["monitor_started_at"] = utcnow()
-
-
-def monitor_access(view):
-    """admin_required, except that an anonymous browser asking for HTML is sent to the login page.
-
-    app.errors.wants_json() answers JSON for every /api/ path, so admin_required alone
-    never redirects here; these pages are also opened from the browser.
-    """
-    guarded = admin_required(view)
-
-    @wraps(view)
-    def wrapper(*args, **kwargs):
-        if not current_user.is_authenticated and _prefers_html():
-            return redirect("/login?" + urlencode({"next": request.full_path.rstrip("?")}))
-        return guarded(*args, **kwargs)
-
-    return wrapper
-
-
-def _prefers_html() -> bool:
-    return request.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html"
 
 
 def _respond(name, build):

@@ -12,6 +12,7 @@ from ..errors import error_response
 from ..extensions import db
 from ..timeutil import isoformat_z, utcnow
 from . import schedule as sched
+from .access import monitor_access
 from .alerts import silences
 from .alerts.rules import RULES
 from .models import Alert, AlertHistory, AlertState, JobRun, JobRunStatus, Silence
@@ -30,8 +31,8 @@ def _alert(a: Alert) -> dict:
             "resolved_at": isoformat_z(a.resolved_at), "evaluated_at": isoformat_z(a.evaluated_at)}
 
 
-@ops_bp.get("/alerts/")
-@admin_required
+@ops_bp.get("/alerts/", strict_slashes=False)
+@monitor_access
 def alerts_view():
     """Firing, pending and recently resolved alerts, silences in force, recent history."""
     now = utcnow()
@@ -65,8 +66,8 @@ def _latest(name, status) -> JobRun | None:
                               .order_by(JobRun.period_start.desc(), JobRun.id.desc()).limit(1)).scalar_one_or_none()
 
 
-@ops_bp.get("/jobs/")
-@admin_required
+@ops_bp.get("/jobs/", strict_slashes=False)
+@monitor_access
 def jobs_view():
     """Per scheduled job: last success/failure, next run, recent runs; queue depths, workers."""
     now = utcnow()
@@ -143,8 +144,8 @@ class SilenceSchema(Schema):
     comment = fields.String(required=True, validate=validate.Length(min=1, max=1000))
 
 
-@ops_bp.get("/silences/")
-@admin_required
+@ops_bp.get("/silences/", strict_slashes=False)
+@monitor_access
 def silences_list():
     """All silences, newest first, with their state (pending, active, expired)."""
     now = utcnow()
@@ -152,7 +153,7 @@ def silences_list():
     return jsonify({"silences": [silences.to_dict(s, now) for s in rows]})
 
 
-@ops_bp.post("/silences/")
+@ops_bp.post("/silences/", strict_slashes=False)
 @admin_required
 def silences_create():
     """Create a silence: {rule?, severity?, starts_at?, ends_at | duration_seconds, comment}."""
