@@ -5,7 +5,8 @@ library_* instruments, /metrics) and `start(app)` last, once the database
 engines and the cache exist (Flask, SQLAlchemy, Redis, cache instrumentation).
 Under gunicorn with TELEMETRY_DEFER_START=1 both wait for `start_worker(app)`,
 called after fork, so every worker builds its own providers and exporters.
-Public helpers: meter_for, tracer_provider_for, shutdown, force_flush; and
+Public helpers: meter_for, tracer_provider_for, add_request_recorder, shutdown,
+force_flush; and
 app.telemetry.propagation.inject_context / job_span for jobs.
 """
 import logging
@@ -75,12 +76,36 @@ def _build(app, state):
 def start(app):
     """Instrument Flask, the database engines, the cache and Redis; call at the end of create_app.
 
-    Waits for start_worker when TELEMETRY_DEFER_START is set. Idempotent.
+    Waits for start_worker when TELEMETRY_DEFER_START is set. Idempotent. With
+    telemetry disabled it only times requests for the recorders of add_request_recorder.
     """
     state = _state(app)
-    if state is None or not state.settings.enabled or state.settings.defer_start or state.started:
+    if state is None or state.started:
         return
-    _instrument(app, state)
+    if not state.settings.enabled:
+        _time_requests_only(app, state)
+    elif not state.settings.defer_start:
+        _instrument(app, state)
+
+
+def add_request_recorder(app, recorder):
+    """Have `recorder(duration_seconds, status_code)` called once per measured request.
+
+    The telemetry's single per-request measurement feeds it (excluded paths are
+    not passed on), also with OTEL_SDK_DISABLED=true. Call before start(app).
+    """
+    requests.add_recorder(app, recorder)
+
+
+def _excluded(settings):
+    return parse_excluded_urls(settings.excluded_urls) if settings.excluded_urls else None
+
+
+def _time_requests_only(app, state):
+    recorders = requests.recorders_of(app)
+    if recorders:
+        app.wsgi_app = requests.RequestTimer(app.wsgi_app, recorders, _excluded(state.settings))
+    state.started = True
 
 
 def start_worker(app):
@@ -98,9 +123,11 @@ def _instrument(app, state):
 
     settings = state.settings
     tracer_provider = state.providers.tracer_provider
-    excluded = parse_excluded_urls(settings.excluded_urls) if settings.excluded_urls else None
-    instrumentation.instrument_flask(app, tracer_provider, settings.excluded_urls)
-    app.wsgi_app = requests.RequestMetricsMiddleware(app.wsgi_app, state.instruments.request_duration, excluded)
+    own_layer = instrumentation.instrument_flask(app, tracer_provider, settings.excluded_urls)
+    app.wsgi_app = requests.RequestMetricsMiddleware(
+        app.wsgi_app, state.instruments.request_duration, _excluded(settings),
+        recorders=requests.recorders_of(app),
+        response_attributes=instrumentation.response_attributes_setter() if own_layer else None)
     # First in line, so requests that an earlier hook answers (CSRF, rate limits) keep their route.
     app.before_request_funcs.setdefault(None, []).insert(0, requests.remember_route)
     with app.app_context():

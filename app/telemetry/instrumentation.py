@@ -8,7 +8,13 @@ import logging
 
 import flask
 from opentelemetry import trace
+from opentelemetry.instrumentation import wsgi as otel_wsgi
+from opentelemetry.instrumentation._semconv import (
+    _OpenTelemetrySemanticConventionStability,
+    _OpenTelemetryStabilitySignalType,
+)
 from opentelemetry.instrumentation.flask import FlaskInstrumentor
+from opentelemetry.instrumentation.propagators import get_global_response_propagator
 from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
 from opentelemetry.instrumentation.sqlalchemy.version import __version__ as sqlalchemy_instrumentation_version
 from opentelemetry.metrics import NoOpMeterProvider
@@ -54,7 +60,35 @@ def instrument_flask(app, tracer_provider, excluded_urls) -> bool:
     if app._before_request in hooks:
         hooks.remove(app._before_request)
         hooks.insert(0, app._before_request)
+    # instrument_app also wraps wsgi_app in a layer that, for every request, builds a
+    # second request-attribute dict and checks the excluded URLs again, only to feed
+    # http.server.* instruments (no-op here) and set the span's response attributes.
+    # Drop it (instrument_app keeps the unwrapped app in _original_wsgi_app for its own
+    # uninstrument_app); requests.RequestMetricsMiddleware sets those attributes with
+    # response_attributes_setter(), from the status it already reads.
+    app.wsgi_app = app._original_wsgi_app
     return True
+
+
+def response_attributes_setter():
+    """(span, status line, headers) -> None: what the Flask instrumentation's WSGI layer did at
+    start_response — response propagator, status attributes and span status, captured headers."""
+    mode = _OpenTelemetrySemanticConventionStability._get_opentelemetry_stability_opt_in_mode(
+        _OpenTelemetryStabilitySignalType.HTTP)
+
+    def set_response_attributes(span, status_line, headers):
+        propagator = get_global_response_propagator()
+        if propagator:
+            propagator.inject(headers, setter=otel_wsgi.default_response_propagation_setter)
+        if span is None or not span.is_recording():
+            return
+        otel_wsgi.add_response_attributes(span, status_line, headers, None, mode)
+        if span.kind == trace.SpanKind.SERVER:
+            custom = otel_wsgi.collect_custom_response_headers_attributes(headers)
+            if custom:
+                span.set_attributes(custom)
+
+    return set_response_attributes
 
 
 class _LeanEngineTracer(EngineTracer):

@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 
-from flask import g, request
+from ... import telemetry
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +21,6 @@ WINDOW_SECONDS = 300
 FLUSH_SECONDS = 5
 # Upper bounds (seconds) of the latency buckets; p95 is interpolated inside a bucket.
 BOUNDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.5, 5.0, 10.0, float("inf"))
-EXCLUDED = ("/metrics", "/metrics/", "/healthz", "/readyz")
 
 
 class Window:
@@ -149,18 +148,18 @@ def read(app, now: float | None = None) -> dict:
 
 
 def init_app(app) -> None:
-    """Count every request except the probes and the scrape endpoint."""
+    """Count every request except the probes and the scrape endpoint.
+
+    The durations come from the telemetry's request middleware (one measurement per
+    request for the metrics, the timings and this window; it also runs with
+    OTEL_SDK_DISABLED=true) and skip its excluded paths (/metrics, /healthz, /readyz
+    by default).
+    """
     window = Window()
     app.extensions["monitor_request_window"] = window
 
-    @app.before_request
-    def _start():
-        g._monitor_request_started = time.perf_counter()
+    def record(duration: float, status: int) -> None:
+        window.record(duration, status)
+        flush(app, window)
 
-    @app.after_request
-    def _record(response):
-        started = g.pop("_monitor_request_started", None)
-        if started is not None and request.path not in EXCLUDED:
-            window.record(time.perf_counter() - started, response.status_code)
-            flush(app, window)
-        return response
+    telemetry.add_request_recorder(app, record)

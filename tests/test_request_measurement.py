@@ -1,0 +1,107 @@
+"""One measurement per request feeds the request histogram, the timings and the alerts' request window.
+
+Also: the server span still gets its response attributes after the Flask
+instrumentation's WSGI layer is dropped, and the Resource hashes once.
+"""
+import pytest
+from opentelemetry.sdk.resources import Resource
+
+from app import create_app, telemetry
+from app.extensions import db
+from app.monitor.alerts import request_window
+from app.telemetry.resource import HashOnceResource, build_resource
+from app.telemetry.settings import from_config
+from tests.factories import Factory
+from tests.otlp_receiver import OTLPReceiver
+
+SERVER = 2  # opentelemetry.proto.trace.v1.Span.SpanKind
+STATUS_ERROR = 2  # opentelemetry.proto.trace.v1.Status.StatusCode
+
+
+def make_app(tmp_path, **extra):
+    config = {
+        "TESTING": True, "SECRET_KEY": "x", "REDIS_URL": None, "CACHE_TYPE": "SimpleCache",
+        "RATELIMIT_STORAGE_URI": "memory://", "PROPAGATE_EXCEPTIONS": False,
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'measure.db'}",
+        **extra,
+    }
+    app = create_app(config)
+
+    @app.route("/boom")
+    def boom():
+        raise RuntimeError("boom")
+
+    with app.app_context():
+        db.create_all()
+        Factory().book(id=42, title="Dune")
+    return app
+
+
+def send(client):
+    """Two books, an unknown book, a 500, and the excluded probe and scrape paths."""
+    assert client.get("/api/books/42").status_code == 200
+    assert client.get("/api/books/42").status_code == 200
+    assert client.get("/api/books/7").status_code == 404
+    assert client.get("/boom").status_code == 500
+    client.get("/healthz")
+    client.get("/metrics")
+
+
+@pytest.mark.parametrize("disabled", [False, True], ids=["telemetry-on", "OTEL_SDK_DISABLED"])
+def test_request_window_counts_every_request_but_the_excluded_ones(tmp_path, disabled):
+    app = make_app(tmp_path, OTEL_SDK_DISABLED=disabled)
+    send(app.test_client())
+    window = request_window.read(app)
+    assert window["requests"] == 4
+    assert window["errors"] == 1
+    assert window["p95_seconds"] > 0
+
+
+def test_one_duration_feeds_histogram_and_window(tmp_path):
+    app = make_app(tmp_path)
+    seen = []
+    # A recorder registered after start is still called: the middleware holds the live list.
+    telemetry.add_request_recorder(app, lambda duration, status: seen.append((duration, status)))
+    client = app.test_client()
+    send(client)
+    assert [status for _, status in seen] == [200, 200, 404, 500]
+    body = client.get("/metrics").get_data(as_text=True)
+    route = 'route="/api/books/<int:book_id>"'
+    sums = {line.split(" ")[0]: float(line.split(" ")[1]) for line in body.splitlines()
+            if line.startswith("library_api_request_duration_seconds_sum") and route in line}
+    assert sums[f'library_api_request_duration_seconds_sum{{method="GET",{route},status="200"}}'] == \
+        pytest.approx(seen[0][0] + seen[1][0], abs=1e-9)
+    assert sums[f'library_api_request_duration_seconds_sum{{method="GET",{route},status="404"}}'] == \
+        pytest.approx(seen[2][0], abs=1e-9)
+    rows = app.extensions["monitor_request_window"].local_rows()
+    assert sum(row[0] for row in rows.values()) == 4
+
+
+def test_server_span_keeps_status_attributes_without_the_instrumentations_wsgi_layer(tmp_path):
+    with OTLPReceiver() as receiver:
+        app = make_app(tmp_path, OTEL_EXPORTER_OTLP_ENDPOINT=receiver.endpoint,
+                       OTEL_TRACES_SAMPLER="parentbased_always_on")
+        try:
+            assert app.wsgi_app.wsgi_app is app._original_wsgi_app  # one layer: ours
+            send(app.test_client())
+            telemetry.force_flush(app)
+        finally:
+            telemetry.shutdown(app)
+        raw = [span for request in receiver.traces for rs in request.resource_spans
+               for ss in rs.scope_spans for span in ss.spans if span.kind == SERVER]
+        spans = receiver.spans()
+    servers = [s for s in spans if s["kind"] == SERVER]
+    codes = [s["attributes"].get("http.status_code", s["attributes"].get("http.response.status_code"))
+             for s in servers]
+    assert codes == [200, 200, 404, 500]
+    assert [s.status.code == STATUS_ERROR for s in raw] == [False, False, False, True]
+
+
+def test_resource_hash_is_the_sdks_and_computed_once(tmp_path):
+    app = make_app(tmp_path)
+    resource = build_resource(from_config(app.config))
+    assert isinstance(resource, HashOnceResource)
+    plain = Resource(resource.attributes, resource.schema_url)
+    assert hash(resource) == hash(plain) and resource == plain
+    assert resource._hash == hash(plain)  # kept after the first call
+    assert {plain: "x"}[resource] == "x"
