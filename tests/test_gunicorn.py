@@ -7,7 +7,6 @@ worker being killed; and a worker flushes what it holds when it exits.
 """
 import concurrent.futures
 import http.cookiejar
-import json
 import os
 import re
 import signal
@@ -25,6 +24,7 @@ from app import create_app
 from app.extensions import db
 from tests.factories import PASSWORD, Factory
 from tests.otlp_receiver import OTLPReceiver
+from tests.http_client import get as _get, post_json as _post_json
 
 ROOT = Path(__file__).resolve().parent.parent
 GUNICORN = Path(sys.executable).parent / "gunicorn"
@@ -131,26 +131,6 @@ def start_gunicorn(tmp_path, database, receiver):
     yield start
     for server in servers:
         server.stop()
-
-
-def _get(url, opener=None):
-    try:
-        with (opener or urllib.request.build_opener()).open(url, timeout=5) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read()
-    except OSError:
-        return None, b""
-
-
-def _post_json(opener, url, body):
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
-    try:
-        with opener.open(request, timeout=5) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
 
 
 def _timed_get(url):

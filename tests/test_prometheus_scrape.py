@@ -21,6 +21,7 @@ from app import create_app
 from app.extensions import db
 from tests.factories import PASSWORD, Factory
 from tests.conftest import required_binary
+from tests.http_client import get as _get, post_json as _post_json
 
 BOOK_REQUESTS = 25
 DETAIL_ROUTE = "/api/books/<int:book_id>"
@@ -98,26 +99,6 @@ def prometheus(tmp_path, served_app):
             proc.kill()
             proc.wait()
         log.close()
-
-
-def _get(url, opener=None):
-    try:
-        with (opener or urllib.request.build_opener()).open(url, timeout=5) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read()
-    except OSError:
-        return None, b""
-
-
-def _post_json(opener, url, body):
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
-    try:
-        with opener.open(request, timeout=5) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
 
 
 def _wait_until(check, timeout, message):
