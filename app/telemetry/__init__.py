@@ -68,7 +68,7 @@ def _build(app, state):
                                 shutdown_on_exit=not app.testing)
     state.providers = providers
     state.meter = providers.meter_provider.get_meter(metrics.METER_NAME)
-    state.instruments = metrics.create_instruments(state.meter)
+    state.instruments = metrics.create_instruments(state.meter, providers.hot_metrics)
     business.register(state.meter, app)
     state.early_meters.on_set_meter_provider(providers.meter_provider)
 

@@ -9,6 +9,7 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.samples import Exemplar
 
 from ..extensions import db
+from .histograms import HotMetricsReader
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +45,10 @@ def _index_exemplars(metrics_data) -> dict:
     return index
 
 
-class ExemplarPrometheusReader(PrometheusMetricReader):
+class ExemplarPrometheusReader(HotMetricsReader, PrometheusMetricReader):
     """The SDK's Prometheus reader, remembering each collection's histogram exemplars.
+
+    It also adds the hot histograms to each collection (HotMetricsReader).
 
     opentelemetry-exporter-prometheus drops exemplars when it builds the
     prometheus_client families; ExemplarCollector puts them back on the bucket

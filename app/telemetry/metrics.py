@@ -4,6 +4,8 @@ from dataclasses import dataclass
 from opentelemetry.sdk.metrics import Histogram
 from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
 
+from .histograms import HotHistogram, SdkHistogram
+
 METER_NAME = "library-service"
 
 # Names fixed by the original guide (docs/metrics.md). Counters carry `_total` in the
@@ -31,9 +33,13 @@ DB_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1
 
 UNMATCHED_ROUTE = "unmatched"
 
+# Label names, in the order of the label tuples the hooks record with.
+REQUEST_LABELS = ("route", "method", "status")
+DB_QUERY_LABELS = ("db_system",)
+
 
 def views() -> list[View]:
-    """Explicit bucket bounds in seconds (the SDK default bounds are millisecond-sized)."""
+    """Explicit bucket bounds in seconds for the SDK histograms (used when an exporter wants delta)."""
     return [
         View(instrument_type=Histogram, instrument_name=REQUEST_DURATION,
              aggregation=ExplicitBucketHistogramAggregation(boundaries=REQUEST_BUCKETS)),
@@ -44,22 +50,36 @@ def views() -> list[View]:
 
 @dataclass(frozen=True)
 class Instruments:
-    """The synchronous instruments the request, database and cache hooks record into."""
+    """The synchronous instruments the request, database and cache hooks record into.
+
+    The two histograms take `record(seconds, label_tuple, span_context=None)`.
+    """
 
     request_duration: object
     db_query_duration: object
     cache_operations: object
 
 
-def create_instruments(meter) -> Instruments:
-    """Create the synchronous library_* instruments on `meter`."""
+_HISTOGRAMS = (
+    (REQUEST_DURATION, "Duration of HTTP requests by route template, method and status.",
+     REQUEST_BUCKETS, REQUEST_LABELS),
+    (DB_QUERY_DURATION, "Duration of database statements (cursor execute).", DB_BUCKETS, DB_QUERY_LABELS),
+)
+
+
+def create_instruments(meter, hot_metrics=None) -> Instruments:
+    """Create the synchronous library_* instruments: the histograms in `hot_metrics` when given."""
+    histograms = []
+    for name, description, buckets, labels in _HISTOGRAMS:
+        if hot_metrics is not None:
+            histograms.append(hot_metrics.add(HotHistogram(name, "s", description, buckets, labels)))
+        else:
+            histograms.append(SdkHistogram(meter.create_histogram(name, unit="s", description=description),
+                                           labels))
+    request_duration, db_query_duration = histograms
     return Instruments(
-        request_duration=meter.create_histogram(
-            REQUEST_DURATION, unit="s",
-            description="Duration of HTTP requests by route template, method and status."),
-        db_query_duration=meter.create_histogram(
-            DB_QUERY_DURATION, unit="s",
-            description="Duration of database statements (cursor execute)."),
+        request_duration=request_duration,
+        db_query_duration=db_query_duration,
         cache_operations=meter.create_counter(
             CACHE_OPERATIONS,
             description="Cache operations by operation and result (hit/miss for get, ok/error otherwise)."),

@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry
 
 from . import metrics
 from .exposition import ExemplarCollector, ExemplarPrometheusReader
+from .histograms import HotMetrics, HotMetricsReader
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +22,9 @@ class Providers:
     tracer_provider: TracerProvider
     meter_provider: MeterProvider
     registry: CollectorRegistry
+    # The request and statement histograms (histograms.py); None when an exporter wants
+    # delta histograms, which the SDK's own instruments then provide.
+    hot_metrics: HotMetrics | None = None
     otlp: bool = False
     shut_down: bool = field(default=False)
 
@@ -39,6 +43,10 @@ class Providers:
                 provider.shutdown()
             except Exception:  # a dead collector must not break worker exit
                 log.exception("telemetry: %s shutdown failed", type(provider).__name__)
+
+
+class HotPeriodicReader(HotMetricsReader, PeriodicExportingMetricReader):
+    """The SDK's periodic (OTLP) reader, also exporting the hot histograms."""
 
 
 def _otlp_exporters(settings):
@@ -76,7 +84,12 @@ def build_providers(settings, resource, *, shutdown_on_exit: bool) -> Providers:
         span_exporter, metric_exporter = _otlp_exporters(settings)
         tracer_provider.add_span_processor(BatchSpanProcessor(span_exporter))
         # Interval from OTEL_METRIC_EXPORT_INTERVAL (SDK default 60 s).
-        readers.append(PeriodicExportingMetricReader(metric_exporter))
+        readers.append(HotPeriodicReader(metric_exporter))
+    hot_metrics = None
+    if not any(reader.wants_delta_histograms() for reader in readers):
+        hot_metrics = HotMetrics(resource, metrics.METER_NAME)
+        for reader in readers:
+            reader.hot_metrics = hot_metrics
     meter_provider = MeterProvider(metric_readers=readers, resource=resource, views=metrics.views(),
                                    shutdown_on_exit=shutdown_on_exit)
-    return Providers(tracer_provider, meter_provider, registry, otlp=otlp)
+    return Providers(tracer_provider, meter_provider, registry, hot_metrics=hot_metrics, otlp=otlp)

@@ -13,7 +13,7 @@ _START = "_library_query_start"
 
 def time_queries(engine, histogram, record=timings.record_db_query):
     """Feed library_db_query_duration_seconds and timings.record_db_query from `engine`."""
-    attributes = {"db_system": engine.dialect.name}
+    labels = (engine.dialect.name,)  # metrics.DB_QUERY_LABELS
 
     def before(conn, cursor, statement, parameters, context, executemany):
         if context is not None:
@@ -25,7 +25,7 @@ def time_queries(engine, histogram, record=timings.record_db_query):
             return
         duration = perf_counter() - start
         try:
-            histogram.record(duration, attributes)
+            histogram.record(duration, labels)
             record(duration)
         except Exception:  # telemetry never breaks a query
             log.exception("telemetry: could not record query duration")

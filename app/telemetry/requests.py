@@ -10,7 +10,6 @@ import logging
 from time import perf_counter
 
 from flask import request as flask_request
-from opentelemetry.trace import set_span_in_context
 
 from . import timings
 from .metrics import UNMATCHED_ROUTE
@@ -102,8 +101,6 @@ class RequestMetricsMiddleware(RequestTimer):
         self._histogram = histogram
         self._record_timing = record
         self._response_attributes = response_attributes
-        # (route, method, status) -> attributes: bounded by routes x methods x statuses.
-        self._attributes = {}
 
     def _response_started(self, environ, status_line, headers):
         if self._response_attributes is not None:
@@ -111,20 +108,13 @@ class RequestMetricsMiddleware(RequestTimer):
 
     def _record(self, environ, code, duration):
         rule = environ.get(RULE_ENVIRON_KEY)
-        route = rule.rule if rule is not None else UNMATCHED_ROUTE
         method = environ.get("REQUEST_METHOD", "")
-        key = (route, method, code)
-        attributes = self._attributes.get(key)
-        if attributes is None:
-            attributes = {
-                "route": route,
-                "method": method if method in _KNOWN_METHODS else "_OTHER",
-                "status": str(code),
-            }
-            self._attributes[key] = attributes
+        labels = (rule.rule if rule is not None else UNMATCHED_ROUTE,  # metrics.REQUEST_LABELS
+                  method if method in _KNOWN_METHODS else "_OTHER",
+                  str(code))
         span = environ.get(SPAN_ENVIRON_KEY)
-        if span is not None and span.get_span_context().trace_flags.sampled:
-            self._histogram.record(duration, attributes, context=set_span_in_context(span))
-        else:
-            self._histogram.record(duration, attributes)
+        span_context = span.get_span_context() if span is not None else None
+        self._histogram.record(duration, labels,
+                               span_context if span_context is not None and span_context.trace_flags.sampled
+                               else None)
         self._record_timing(duration, code)
