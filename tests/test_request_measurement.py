@@ -105,3 +105,101 @@ def test_resource_hash_is_the_sdks_and_computed_once(tmp_path):
     assert hash(resource) == hash(plain) and resource == plain
     assert resource._hash == hash(plain)  # kept after the first call
     assert {plain: "x"}[resource] == "x"
+
+
+class _NullHistogram:
+    def record(self, value, labels, span_context=None):
+        pass
+
+
+def _plain_app():
+    from flask import Flask
+
+    app = Flask("plain")
+
+    @app.route("/api/books/<int:book_id>")
+    def book(book_id):
+        return {"id": book_id}
+
+    return app
+
+
+def test_server_spans_have_the_stock_instrumentations_name_and_attributes():
+    """Our before_request hook builds attributes only for recorded spans, and builds the same ones."""
+    from opentelemetry.instrumentation.flask import FlaskInstrumentor
+    from opentelemetry.metrics import NoOpMeterProvider
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from app.telemetry import instrumentation, requests
+
+    def provider(exporter):
+        tracer_provider = TracerProvider()
+        tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
+        return tracer_provider
+
+    stock_spans, our_spans = InMemorySpanExporter(), InMemorySpanExporter()
+    stock, ours = _plain_app(), _plain_app()
+    FlaskInstrumentor.instrument_app(stock, tracer_provider=provider(stock_spans), meter_provider=NoOpMeterProvider(),
+                                     excluded_urls="/healthz", enable_commenter=False)
+    assert instrumentation.instrument_flask(ours, provider(our_spans), "/healthz")
+    ours.wsgi_app = requests.RequestMetricsMiddleware(
+        ours.wsgi_app, _NullHistogram(), response_attributes=instrumentation.response_attributes_setter())
+    for app in (stock, ours):
+        client = app.test_client()
+        assert client.get("/api/books/42?edition=2", headers={"User-Agent": "curl/8.5",
+                                                               "X-Forwarded-For": "10.1.2.3"}).status_code == 200
+        assert client.post("/api/books/7").status_code == 405
+        assert client.get("/nowhere").status_code == 404
+        assert client.get("/healthz").status_code == 404  # excluded: no span
+    stock_finished, our_finished = stock_spans.get_finished_spans(), our_spans.get_finished_spans()
+    assert [span.name for span in our_finished] == [
+        "GET /api/books/<int:book_id>", "HTTP unmatched", "HTTP unmatched"]
+    assert [span.name for span in stock_finished][0] == "GET /api/books/<int:book_id>"
+    assert [dict(span.attributes) for span in our_finished] == [dict(span.attributes) for span in stock_finished]
+    assert dict(our_finished[0].attributes)["http.route"] == "/api/books/<int:book_id>"
+    assert [span.kind for span in our_finished] == [span.kind for span in stock_finished]
+
+
+def test_unsampled_requests_build_no_span_attributes(tmp_path, monkeypatch):
+    """The request attribute dict is built for recorded server spans only."""
+    from opentelemetry.instrumentation import wsgi as otel_wsgi
+
+    built = []
+    real = otel_wsgi.collect_request_attributes
+    monkeypatch.setattr(otel_wsgi, "collect_request_attributes", lambda *a, **k: built.append(1) or real(*a, **k))
+    (tmp_path / "off").mkdir()
+    (tmp_path / "on").mkdir()
+    app = make_app(tmp_path / "off", OTEL_TRACES_SAMPLER="always_off")
+    client = app.test_client()
+    assert client.get("/api/books/42").status_code == 200
+    assert built == []
+    sampled = make_app(tmp_path / "on", OTEL_TRACES_SAMPLER="always_on")
+    assert sampled.test_client().get("/api/books/42").status_code == 200
+    assert built == [1]
+
+
+def _statements_timed(app) -> int:
+    metric = app.extensions["telemetry"].instruments.db_query_duration.metric(0)
+    return sum(point.count for point in metric.data.data_points) if metric else 0
+
+
+@pytest.mark.parametrize("sampler", ["parentbased_always_on", "parentbased_always_off", "always_on"])
+def test_every_statement_is_timed_once_from_the_engine_tracers_listeners(tmp_path, sampler):
+    from sqlalchemy import event
+
+    app = make_app(tmp_path, OTEL_TRACES_SAMPLER=sampler)
+    with app.app_context():
+        engine = db.engine
+    executed = []
+    event.listen(engine, "after_cursor_execute", lambda conn, cursor, statement, *rest: executed.append(statement))
+    before = _statements_timed(app)
+    client = app.test_client()
+    assert client.get("/api/books/42").status_code == 200
+    assert client.get("/api/books/7").status_code == 404
+    assert len(executed) >= 4
+    assert _statements_timed(app) - before == len(executed)
+    # one pair of cursor listeners (the tracer's) and no pool listeners for the no-op usage counter
+    assert len(engine.dispatch.before_cursor_execute) == 1
+    assert len(engine.pool.dispatch.checkout) == 0

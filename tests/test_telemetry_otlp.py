@@ -172,8 +172,16 @@ def test_opentelemetry_instrument_on_top_does_not_double_spans(tmp_path, receive
     try:
         app = make_app(tmp_path, receiver.endpoint)
         exporter.clear()
+        statements = app.extensions["telemetry"].instruments.db_query_duration
+
+        def timed():
+            metric = statements.metric(0)
+            return sum(point.count for point in metric.data.data_points) if metric else 0
+
+        timed_before = timed()
         try:
             app.test_client().get("/api/books/42")
+            timed_during = timed() - timed_before  # before the flush's metric collection queries
             telemetry.force_flush(app)
         finally:
             telemetry.shutdown(app)
@@ -187,6 +195,8 @@ def test_opentelemetry_instrument_on_top_does_not_double_spans(tmp_path, receive
     # each statement traced once: the engine already had the wrapper's tracer
     assert [s for s in theirs if s.kind.name == "CLIENT"]
     assert [s for s in ours if s["kind"] == CLIENT] == []
+    # and each statement timed once, by our own listener pair beside the wrapper's tracer
+    assert timed_during == len([s for s in theirs if s.kind.name == "CLIENT"])
 
 
 def test_job_span_continues_the_enqueuing_request(tmp_path, receiver):

@@ -128,14 +128,17 @@ def _instrument(app, state):
         app.wsgi_app, state.instruments.request_duration, _excluded(settings),
         recorders=requests.recorders_of(app),
         response_attributes=instrumentation.response_attributes_setter() if own_layer else None)
-    # First in line, so requests that an earlier hook answers (CSRF, rate limits) keep their route.
-    app.before_request_funcs.setdefault(None, []).insert(0, requests.remember_route)
+    if not own_layer:
+        # Our server-span hook keeps the route for the histogram; without it, this does,
+        # first in line, so requests that an earlier hook answers (CSRF, rate limits) keep it.
+        app.before_request_funcs.setdefault(None, []).insert(0, requests.remember_route)
     with app.app_context():
         engines = list(db.engines.values())
     for engine in engines:
-        instrumentation.instrument_engine(engine, tracer_provider,
-                                          parent_based=settings.sampler_name.startswith("parentbased_"))
-        queries.time_queries(engine, state.instruments.db_query_duration)
+        timer = queries.StatementTimer(engine, state.instruments.db_query_duration)
+        if not instrumentation.instrument_engine(engine, tracer_provider, statement_timer=timer,
+                                                 parent_based=settings.sampler_name.startswith("parentbased_")):
+            queries.time_queries(engine, timer)
     cache.instrument_cache(app, state.instruments.cache_operations)
     if app.config.get("REDIS_URL"):
         for client in instrumentation.redis_clients_of_cache(app):

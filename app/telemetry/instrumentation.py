@@ -13,14 +13,20 @@ from opentelemetry.instrumentation._semconv import (
     _OpenTelemetrySemanticConventionStability,
     _OpenTelemetryStabilitySignalType,
 )
+from opentelemetry.instrumentation import flask as otel_flask
+from opentelemetry.instrumentation._semconv import _get_schema_url
 from opentelemetry.instrumentation.flask import FlaskInstrumentor
+from opentelemetry.instrumentation.flask.version import __version__ as flask_instrumentation_version
 from opentelemetry.instrumentation.propagators import get_global_response_propagator
 from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
 from opentelemetry.instrumentation.sqlalchemy.version import __version__ as sqlalchemy_instrumentation_version
+from opentelemetry.instrumentation.utils import _start_internal_or_server_span
 from opentelemetry.metrics import NoOpMeterProvider
+from opentelemetry.semconv.attributes.http_attributes import HTTP_ROUTE
+from opentelemetry.util.http import parse_excluded_urls, sanitize_method
 
 from .metrics import UNMATCHED_ROUTE
-from .requests import SPAN_ENVIRON_KEY
+from .requests import RULE_ENVIRON_KEY, SPAN_ENVIRON_KEY
 
 log = logging.getLogger(__name__)
 
@@ -32,11 +38,52 @@ UNMATCHED_SPAN_NAME = f"HTTP {UNMATCHED_ROUTE}"
 _NO_METRICS = NoOpMeterProvider()
 
 
-def _request_hook(span, environ):
-    """Remember the server span for exemplars; give unmatched paths one fixed span name."""
-    environ[SPAN_ENVIRON_KEY] = span
-    if span.is_recording() and flask.request.url_rule is None:
-        span.update_name(UNMATCHED_SPAN_NAME)
+def _sampled_attributes_before_request(tracer, excluded_urls, mode):
+    """The Flask instrumentation's before_request hook, building attributes only for recorded spans.
+
+    The stock hook (opentelemetry.instrumentation.flask._wrapped_before_request) builds the
+    request attribute dict (URL, host, peer, user agent: about 100 Python calls) before it
+    starts the span, so also for the 90 % of requests the default sampler drops. This one
+    starts the span first and sets the same attributes only when the span records. The
+    samplers OTEL_TRACES_SAMPLER can name never read attributes, so they decide the same.
+    The span ends in the stock teardown hook, which reads the same environ keys. It also
+    names unmatched paths' spans UNMATCHED_SPAN_NAME and keeps the matched rule and the span
+    for RequestMetricsMiddleware (label and exemplar).
+    """
+    wsgi_getter = otel_wsgi.wsgi_getter
+
+    def _before_request():
+        request = flask.request._get_current_object()  # one context-variable lookup, not one per use
+        if excluded_urls and excluded_urls.url_disabled(request.url):
+            return
+        environ = request.environ
+        rule = request.url_rule
+        environ[RULE_ENVIRON_KEY] = rule
+        if rule is None:
+            name = UNMATCHED_SPAN_NAME
+        else:
+            method = sanitize_method(environ.get("REQUEST_METHOD", "").strip())
+            name = f"{'HTTP' if method == '_OTHER' else method} {rule.rule}"
+        span, token = _start_internal_or_server_span(tracer=tracer, span_name=name, start_time=None,
+                                                     context_carrier=environ, context_getter=wsgi_getter)
+        environ[SPAN_ENVIRON_KEY] = span
+        if span.is_recording():
+            attributes = otel_wsgi.collect_request_attributes(environ, sem_conv_opt_in_mode=mode)
+            if rule is not None:
+                attributes[HTTP_ROUTE] = rule.rule
+            span.set_attributes(attributes)
+            if span.kind == trace.SpanKind.SERVER:
+                custom = otel_wsgi.collect_custom_request_headers_attributes(environ)
+                if custom:
+                    span.set_attributes(custom)
+        activation = trace.use_span(span, end_on_exit=True)
+        activation.__enter__()  # pylint: disable=unnecessary-dunder-call
+        environ[otel_flask._ENVIRON_ACTIVATION_KEY] = activation
+        environ[otel_flask._ENVIRON_REQCTX_REF_KEY] = otel_flask._request_ctx_ref()
+        environ[otel_flask._ENVIRON_SPAN_KEY] = span
+        environ[otel_flask._ENVIRON_TOKEN] = token
+
+    return _before_request
 
 
 def instrument_flask(app, tracer_provider, excluded_urls) -> bool:
@@ -48,18 +95,24 @@ def instrument_flask(app, tracer_provider, excluded_urls) -> bool:
         return False
     FlaskInstrumentor.instrument_app(
         app,
-        request_hook=_request_hook,
         tracer_provider=tracer_provider,
         meter_provider=_NO_METRICS,
         excluded_urls=excluded_urls,
         enable_commenter=False,
     )
-    # instrument_app appends its before_request hook; run it first instead, so the
-    # server span also covers requests that an earlier hook answers (429, CSRF 400).
+    # instrument_app appends its before_request hook; replace it with the one that builds
+    # attributes only for recorded spans, first in line, so the server span also covers
+    # requests that an earlier hook answers (429, CSRF 400). uninstrument_app removes
+    # whatever app._before_request is.
+    mode = _OpenTelemetrySemanticConventionStability._get_opentelemetry_stability_opt_in_mode(
+        _OpenTelemetryStabilitySignalType.HTTP)
+    tracer = trace.get_tracer(otel_flask.__name__, flask_instrumentation_version, tracer_provider,
+                              schema_url=_get_schema_url(mode))
     hooks = app.before_request_funcs.setdefault(None, [])
-    if app._before_request in hooks:
-        hooks.remove(app._before_request)
-        hooks.insert(0, app._before_request)
+    hooks.remove(app._before_request)
+    app._before_request = _sampled_attributes_before_request(
+        tracer, parse_excluded_urls(excluded_urls) if excluded_urls else None, mode)
+    hooks.insert(0, app._before_request)
     # instrument_app also wraps wsgi_app in a layer that, for every request, builds a
     # second request-attribute dict and checks the excluded URLs again, only to feed
     # http.server.* instruments (no-op here) and set the span's response attributes.
@@ -91,38 +144,62 @@ def response_attributes_setter():
     return set_response_attributes
 
 
+# Pool events the EngineTracer listens to only to feed db.client.connections.usage,
+# which goes to a no-op meter here.
+_CONNECTION_USAGE_EVENTS = frozenset({"connect", "close", "checkin", "checkout"})
+
+
 class _LeanEngineTracer(EngineTracer):
-    """EngineTracer without the work whose result is thrown away.
+    """EngineTracer without the work whose result is thrown away, also timing statements.
 
     - With a parent-based sampler, a statement under an unsampled request span
       would get a non-recording span; skip building its attributes and span.
-    - db.client.connections.usage goes to a no-op meter; skip its per-checkout dicts.
+    - db.client.connections.usage goes to a no-op meter; skip its pool listeners.
+    - The statement timer runs from the tracer's own cursor listeners (after the
+      span starts, before it ends), not from a second listener pair.
     """
 
-    def __init__(self, *args, skip_unsampled: bool, **kwargs):
+    def __init__(self, *args, skip_unsampled: bool, statement_timer=None, **kwargs):
         self._skip_unsampled = skip_unsampled
+        self._timer = statement_timer
         super().__init__(*args, **kwargs)
 
+    def _register_event_listener(self, target, identifier, func, *args, **kw):
+        if identifier in _CONNECTION_USAGE_EVENTS:
+            return
+        if identifier == "after_cursor_execute":
+            func = self._after_cur_exec  # the stock module-level function, plus the timer
+        super()._register_event_listener(target, identifier, func, *args, **kw)
+
     def _before_cur_exec(self, conn, cursor, statement, params, context, executemany):
-        if self._skip_unsampled:
-            parent = trace.get_current_span().get_span_context()
-            if parent.is_valid and not parent.trace_flags.sampled:
-                return statement, params
-        return super()._before_cur_exec(conn, cursor, statement, params, context, executemany)
+        if self._skip_unsampled and _unsampled_parent():
+            result = statement, params
+        else:
+            result = super()._before_cur_exec(conn, cursor, statement, params, context, executemany)
+        if self._timer is not None:
+            self._timer.start(context)
+        return result
 
-    def _add_idle_to_connection_usage(self, value):
-        pass
+    def _after_cur_exec(self, conn, cursor, statement, params, context, executemany):
+        if self._timer is not None:
+            self._timer.stop(context)
+        span = getattr(context, "_otel_span", None)
+        if span is not None:
+            span.end()
 
-    def _add_used_to_connection_usage(self, value):
-        pass
+
+def _unsampled_parent() -> bool:
+    parent = trace.get_current_span().get_span_context()
+    return parent.is_valid and not parent.trace_flags.sampled
 
 
 def _engine_traced(engine) -> bool:
     return any(ref() is engine for ref, _identifier, _fn in EngineTracer._remove_event_listener_params)
 
 
-def instrument_engine(engine, tracer_provider, *, parent_based: bool = True) -> bool:
-    """Database CLIENT spans for `engine`, unless an EngineTracer is already listening on it.
+def instrument_engine(engine, tracer_provider, *, parent_based: bool = True, statement_timer=None) -> bool:
+    """Database CLIENT spans for `engine` (and `statement_timer` run from the same listeners),
+    unless an EngineTracer is already listening on it (then False, and nothing is added).
 
     SQLAlchemyInstrumentor().instrument() is a process-wide singleton that also
     patches create_engine for every later engine; the EngineTracer it would
@@ -135,7 +212,7 @@ def instrument_engine(engine, tracer_provider, *, parent_based: bool = True) -> 
                                         sqlalchemy_instrumentation_version)
     connections = _NO_METRICS.get_meter("opentelemetry.instrumentation.sqlalchemy").create_up_down_counter(
         "db.client.connections.usage")
-    _LeanEngineTracer(tracer, engine, connections, skip_unsampled=parent_based)
+    _LeanEngineTracer(tracer, engine, connections, skip_unsampled=parent_based, statement_timer=statement_timer)
     return True
 
 
