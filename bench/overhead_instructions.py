@@ -51,6 +51,8 @@ def worker(max_id: int, detail_count: int, search_count: int) -> None:
     from app import create_app, telemetry
 
     app = create_app()
+    sampled = _count_sampled_requests(app)
+    random.seed(7)  # the trace ids, hence which requests the 10 % sampler keeps, repeat run to run
     rng = random.Random(42)
     detail = [(f"/api/books/{rng.randint(1, max_id)}", "") for _ in range(detail_count)]
     search = [("/api/books", f"q={rng.choice(overhead.SEARCH_WORDS)}&per_page=20") for _ in range(search_count)]
@@ -73,7 +75,32 @@ def worker(max_id: int, detail_count: int, search_count: int) -> None:
         provider = telemetry.tracer_provider_for(app)
         if provider is not None:  # export the window's spans inside the window
             provider.force_flush()
-        print("done", flush=True)
+        print(f"done {sampled.pop()}", flush=True)
+
+
+def _count_sampled_requests(app):
+    """A list whose pop() gives how many server spans were recorded since the last pop()."""
+    from opentelemetry.sdk.trace import SpanProcessor
+    from opentelemetry.trace import SpanKind
+
+    from app import telemetry
+
+    counter = [0]
+
+    class Count(SpanProcessor):
+        def on_end(self, span):
+            if span.kind is SpanKind.SERVER:
+                counter[0] += 1
+
+    class Popper:
+        def pop(self):
+            value, counter[0] = counter[0], 0
+            return value
+
+    provider = telemetry.tracer_provider_for(app)
+    if provider is not None:
+        provider.add_span_processor(Count())
+    return Popper()
 
 
 class Counted:
@@ -81,6 +108,7 @@ class Counted:
 
     def __init__(self, name, env, out_dir, args, max_id):
         self.name, self.out_dir = name, out_dir
+        self.sampled = {}  # command -> server spans recorded while it ran
         self.proc = subprocess.Popen(
             ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out_dir}/{name}.%p",
              sys.executable, __file__, "--worker", str(max_id), str(args.requests), str(args.searches)],
@@ -88,24 +116,27 @@ class Counted:
             text=True)
         self._expect("ready")
 
-    def _expect(self, word):
+    def _expect(self, word) -> str:
+        """Read the worker's next line, which must start with `word`; the rest of it."""
         line = self.proc.stdout.readline().strip()
-        if line != word:
+        if line.split(" ")[0] != word:
             raise RuntimeError(f"{self.name}: expected {word!r}, got {line!r} (see {self.out_dir}/{self.name}.log)")
+        return line[len(word):].strip()
 
     def _control(self, *args):
         subprocess.run(["callgrind_control", *args, str(self.proc.pid)], check=True, capture_output=True)
 
-    def run(self, command) -> None:
+    def run(self, command) -> int:
+        """Have the worker answer `command`'s requests; how many server spans it recorded meanwhile."""
         self.proc.stdin.write(command + "\n")
         self.proc.stdin.flush()
-        self._expect("done")
+        return int(self._expect("done"))
 
     def count(self, command) -> int:
         """Instructions executed while the process runs `command`."""
         self._control("-z")
         self._control("-i", "on")
-        self.run(command)
+        self.sampled[command] = self.run(command)
         self._control("-i", "off")
         before = set(self.out_dir.glob(f"{self.name}.{self.proc.pid}.*"))
         self._control("--dump")
@@ -125,10 +156,12 @@ class Counted:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=200, help="book-detail requests counted")
+    parser.add_argument("--requests", type=int, default=1000, help="book-detail requests counted")
     parser.add_argument("--searches", type=int, default=40, help="search requests counted")
     parser.add_argument("--rps", type=float, default=120.0, help="throughput the 60-s metric collection is spread over")
     parser.add_argument("--database", type=Path, default=overhead.RESULTS / "overhead.db")
+    parser.add_argument("--configs", default=",".join(overhead.CONFIGS),
+                        help="comma-separated configurations to count (disabled is always counted)")
     parser.add_argument("--worker", nargs=3, type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -138,7 +171,10 @@ def main():
 
     overhead.RESULTS.mkdir(parents=True, exist_ok=True)
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
-    base_env.update(FLASK_APP="app", SECRET_KEY="bench", LOG_LEVEL="WARNING")
+    # A fixed hash seed: dict and set layouts, hence a few instructions, repeat run to run.
+    base_env.update(FLASK_APP="app", SECRET_KEY="bench", LOG_LEVEL="WARNING", PYTHONHASHSEED="0")
+    configs = {name: overhead.CONFIGS[name] for name in overhead.CONFIGS
+               if name == "disabled" or name in args.configs.split(",")}
     max_id = overhead.prepare_database(args.database.resolve(), base_env)
     workdir = Path(tempfile.mkdtemp(prefix="overhead-instructions-"))
     sink_port = overhead.free_port()
@@ -162,7 +198,7 @@ def main():
             processes.append(counted)
             counted.run("warm")
             row = {"detail": counted.count("detail") / args.requests,
-                   "search": counted.count("search") / args.searches}
+                   "search": counted.count("search") / args.searches, "sampled": counted.sampled}
             if name != "disabled":
                 row["collection"] = counted.count("metrics")
             counted.close()
@@ -172,7 +208,7 @@ def main():
 
     try:
         overhead.wait_http(f"http://127.0.0.1:{sink_port}/")
-        threads = [threading.Thread(target=measure, args=item) for item in overhead.CONFIGS.items()]
+        threads = [threading.Thread(target=measure, args=item) for item in configs.items()]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -189,11 +225,14 @@ def main():
     baseline = results["disabled"]
     print(f"\ninstructions per request, in-process WSGI calls ({args.requests} detail, {args.searches} search); "
           "ratio = baseline / this")
+    counts = {"detail": args.requests, "search": args.searches}
     for endpoint in ("detail", "search"):
-        for name in overhead.CONFIGS:
+        for name in configs:
             value = results[name][endpoint]
-            print(f"  {endpoint:6} {name:8} {value / 1e6:7.3f} M  ratio {baseline[endpoint] / value:.3f}")
-    for name in overhead.CONFIGS:
+            traced = results[name]["sampled"].get(endpoint, 0)
+            print(f"  {endpoint:6} {name:8} {value / 1e6:7.3f} M  ratio {baseline[endpoint] / value:.3f}"
+                  f"  ({traced} of {counts[endpoint]} requests traced)")
+    for name in configs:
         if name == "disabled":
             continue
         collection = results[name]["collection"]
