@@ -62,9 +62,10 @@ def _otlp_exporters(settings):
 
         return OTLPSpanExporter(endpoint=endpoint), OTLPMetricExporter(endpoint=endpoint)
     from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-    return (OTLPSpanExporter(endpoint=f"{endpoint}/v1/traces"),
+    from .span_export import EncodingOTLPSpanExporter
+
+    return (EncodingOTLPSpanExporter(endpoint=f"{endpoint}/v1/traces"),
             OTLPMetricExporter(endpoint=f"{endpoint}/v1/metrics"))
 
 
