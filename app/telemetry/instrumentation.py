@@ -8,19 +8,27 @@ import logging
 
 import flask
 from opentelemetry import trace
+from opentelemetry.instrumentation import flask as otel_flask
 from opentelemetry.instrumentation import wsgi as otel_wsgi
 from opentelemetry.instrumentation._semconv import (
+    _get_schema_url,
     _OpenTelemetrySemanticConventionStability,
     _OpenTelemetryStabilitySignalType,
+    _set_db_operation,
+    _set_db_statement,
+    _set_db_system,
 )
-from opentelemetry.instrumentation import flask as otel_flask
-from opentelemetry.instrumentation._semconv import _get_schema_url
 from opentelemetry.instrumentation.flask import FlaskInstrumentor
 from opentelemetry.instrumentation.flask.version import __version__ as flask_instrumentation_version
 from opentelemetry.instrumentation.propagators import get_global_response_propagator
-from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+from opentelemetry.instrumentation.sqlalchemy.engine import (
+    EngineTracer,
+    _get_attributes_from_cursor_or_conn,
+    _get_attributes_from_url,
+    _get_db_name_from_cursor_or_conn,
+)
 from opentelemetry.instrumentation.sqlalchemy.version import __version__ as sqlalchemy_instrumentation_version
-from opentelemetry.instrumentation.utils import _start_internal_or_server_span
+from opentelemetry.instrumentation.utils import _start_internal_or_server_span, is_instrumentation_enabled
 from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.semconv.attributes.http_attributes import HTTP_ROUTE
 from opentelemetry.util.http import parse_excluded_urls, sanitize_method
@@ -162,6 +170,13 @@ class _LeanEngineTracer(EngineTracer):
 
     - With a parent-based sampler, a statement under an unsampled request span
       would get a non-recording span; skip building its attributes and span.
+    - A recorded span gets the stock tracer's name and attributes (tests/test_database_spans.py
+      compares them on SQLite and PostgreSQL), built in one dict passed at span start, the
+      operation name parsed once, not twice, and without entering the span as current
+      (the stock tracer does so only while it sets the attributes). The connection's
+      attributes (database name, peer) come from the engine's URL for SQLite and for any URL
+      naming a host, so they are worked out once per engine; otherwise (a PostgreSQL socket)
+      from each cursor, as the stock tracer does.
     - db.client.connections.usage goes to a no-op meter; skip its pool listeners.
     - The statement timer runs from the tracer's own cursor listeners (after the
       span starts, before it ends), not from a second listener pair.
@@ -170,6 +185,7 @@ class _LeanEngineTracer(EngineTracer):
     def __init__(self, *args, skip_unsampled: bool, statement_timer=None, **kwargs):
         self._skip_unsampled = skip_unsampled
         self._timer = statement_timer
+        self._engine_attributes = None  # (db name, connection attributes) when the URL decides them
         super().__init__(*args, **kwargs)
 
     def _register_event_listener(self, target, identifier, func, *args, **kw):
@@ -180,12 +196,37 @@ class _LeanEngineTracer(EngineTracer):
         super()._register_event_listener(target, identifier, func, *args, **kw)
 
     def _before_cur_exec(self, conn, cursor, statement, params, context, executemany):
-        if self._skip_unsampled and _unsampled_parent():
-            result = statement, params
-        else:
-            result = super()._before_cur_exec(conn, cursor, statement, params, context, executemany)
+        if not (self._skip_unsampled and _unsampled_parent()):
+            if self.enable_commenter:
+                statement, params = super()._before_cur_exec(conn, cursor, statement, params, context, executemany)
+            elif is_instrumentation_enabled():
+                self._start_span(conn, cursor, statement, context)
         if self._timer is not None:
             self._timer.start(context)
+        return statement, params
+
+    def _start_span(self, conn, cursor, statement, context):
+        db_name, attributes = self._connection_attributes(conn, cursor)
+        name = self._operation_name(db_name, statement)
+        attributes = dict(attributes)
+        _set_db_statement(attributes, statement, self._sem_conv_opt_in_mode_db)
+        _set_db_system(attributes, self.vendor, self._sem_conv_opt_in_mode_db)
+        _set_db_operation(attributes, name, self._sem_conv_opt_in_mode_db)
+        context._otel_span = self.tracer.start_span(name, kind=trace.SpanKind.CLIENT, attributes=attributes)
+
+    def _connection_attributes(self, conn, cursor):
+        """(database name, connection attributes) as the stock _before_cur_exec works them out."""
+        if self._engine_attributes is not None:
+            return self._engine_attributes
+        attributes, found = _get_attributes_from_url(conn.engine.url, self._sem_conv_opt_in_mode_db,
+                                                     self._sem_conv_opt_in_mode_http)
+        if not found:
+            attributes = _get_attributes_from_cursor_or_conn(self.vendor, conn, cursor, attributes,
+                                                             self._sem_conv_opt_in_mode_db,
+                                                             self._sem_conv_opt_in_mode_http)
+        result = _get_db_name_from_cursor_or_conn(self.vendor, conn, cursor), attributes
+        if found or self.vendor == "sqlite":
+            self._engine_attributes = result
         return result
 
     def _after_cur_exec(self, conn, cursor, statement, params, context, executemany):
