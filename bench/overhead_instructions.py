@@ -15,7 +15,7 @@ request rates, not every 5 s of the slowed-down run). The periodic metric collec
 60 s by default) is measured apart, as one /metrics scrape, and spread over the requests a
 minute holds at `--rps`.
 
-    .venv/bin/python bench/overhead_instructions.py [--requests 200] [--searches 40] [--rps 120]
+    .venv/bin/python bench/overhead_instructions.py [--requests 400] [--searches 40] [--rps 120]
 
 Needs valgrind (Debian package). Takes a few minutes (the three processes run in parallel).
 """
@@ -156,7 +156,7 @@ class Counted:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=1000, help="book-detail requests counted")
+    parser.add_argument("--requests", type=int, default=400, help="book-detail requests counted")
     parser.add_argument("--searches", type=int, default=40, help="search requests counted")
     parser.add_argument("--rps", type=float, default=120.0, help="throughput the 60-s metric collection is spread over")
     parser.add_argument("--database", type=Path, default=overhead.RESULTS / "overhead.db")
