@@ -224,3 +224,36 @@ def test_span_hooks_check_exclusions_on_the_path_without_building_the_url(tmp_pa
     assert built == []
     assert [span.name for span in spans.get_finished_spans() if span.kind.name == "SERVER"] == [
         "GET /api/books/<int:book_id>"]
+
+
+def _server_span_attributes(app, path, headers=None):
+    spans = InMemorySpanExporter()
+    telemetry.tracer_provider_for(app).add_span_processor(SimpleSpanProcessor(spans))
+    assert app.test_client().get(path, headers=headers or {}).status_code == 200
+    return [dict(span.attributes) for span in spans.get_finished_spans() if span.kind.name == "SERVER"][0]
+
+
+def test_captured_headers_follow_the_standard_variables(tmp_path, monkeypatch):
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST", "X-Request-Id,Authorization")
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_RESPONSE", "Content-Type")
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SANITIZE_FIELDS", "Authorization")
+    app = make_app(tmp_path, OTEL_TRACES_SAMPLER="always_on")
+    attributes = _server_span_attributes(app, "/api/books/42", {"X-Request-Id": "r-1", "Authorization": "Bearer s"})
+    assert attributes["http.request.header.x_request_id"] == ("r-1",)
+    assert attributes["http.request.header.authorization"] == ("[REDACTED]",)
+    assert attributes["http.response.header.content_type"] == ("application/json",)
+
+
+def test_no_header_capture_work_when_none_is_configured(tmp_path, monkeypatch):
+    from opentelemetry.instrumentation import wsgi as otel_wsgi
+
+    for name in ("REQUEST", "RESPONSE"):
+        monkeypatch.delenv(f"OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_{name}", raising=False)
+    calls = []
+    for function in ("collect_custom_request_headers_attributes", "collect_custom_response_headers_attributes"):
+        real = getattr(otel_wsgi, function)
+        monkeypatch.setattr(otel_wsgi, function, lambda *a, _real=real, _name=function: calls.append(_name) or _real(*a))
+    app = make_app(tmp_path, OTEL_TRACES_SAMPLER="always_on")
+    attributes = _server_span_attributes(app, "/api/books/42", {"X-Request-Id": "r-1"})
+    assert not [key for key in attributes if key.startswith("http.request.header.")]
+    assert calls == []

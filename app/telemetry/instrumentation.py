@@ -31,7 +31,14 @@ from opentelemetry.instrumentation.sqlalchemy.version import __version__ as sqla
 from opentelemetry.instrumentation.utils import _start_internal_or_server_span, is_instrumentation_enabled
 from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.semconv.attributes.http_attributes import HTTP_ROUTE
-from opentelemetry.util.http import parse_excluded_urls, sanitize_method
+from opentelemetry.trace import TraceFlags
+from opentelemetry.util.http import (
+    OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST,
+    OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_RESPONSE,
+    get_custom_headers,
+    parse_excluded_urls,
+    sanitize_method,
+)
 
 from .metrics import UNMATCHED_ROUTE
 from .requests import RULE_ENVIRON_KEY, SPAN_ENVIRON_KEY
@@ -61,6 +68,7 @@ def _sampled_attributes_before_request(tracer, excluded_urls, mode):
     for RequestMetricsMiddleware (label and exemplar).
     """
     wsgi_getter = otel_wsgi.wsgi_getter
+    capture_headers = _capturing_headers(OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST)
 
     def _before_request():
         request = flask.request._get_current_object()  # one context-variable lookup, not one per use
@@ -82,7 +90,7 @@ def _sampled_attributes_before_request(tracer, excluded_urls, mode):
             if rule is not None:
                 attributes[HTTP_ROUTE] = rule.rule
             span.set_attributes(attributes)
-            if span.kind == trace.SpanKind.SERVER:
+            if capture_headers and span.kind == trace.SpanKind.SERVER:
                 custom = otel_wsgi.collect_custom_request_headers_attributes(environ)
                 if custom:
                     span.set_attributes(custom)
@@ -139,11 +147,22 @@ def instrument_flask(app, tracer_provider, excluded_urls) -> bool:
     return True
 
 
+def _capturing_headers(variable: str) -> bool:
+    """Whether OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST/_RESPONSE names any header.
+
+    The WSGI instrumentation's collect_custom_*_headers_attributes read it (and the sanitize
+    list) from the environment and copy every header on each call, also when it names none
+    (about 70 Python calls per traced request); read once here, when the hooks are built.
+    """
+    return bool(get_custom_headers(variable))
+
+
 def response_attributes_setter():
     """(span, status line, headers) -> None: what the Flask instrumentation's WSGI layer did at
     start_response — response propagator, status attributes and span status, captured headers."""
     mode = _OpenTelemetrySemanticConventionStability._get_opentelemetry_stability_opt_in_mode(
         _OpenTelemetryStabilitySignalType.HTTP)
+    capture_headers = _capturing_headers(OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_RESPONSE)
 
     def set_response_attributes(span, status_line, headers):
         propagator = get_global_response_propagator()
@@ -152,7 +171,7 @@ def response_attributes_setter():
         if span is None or not span.is_recording():
             return
         otel_wsgi.add_response_attributes(span, status_line, headers, None, mode)
-        if span.kind == trace.SpanKind.SERVER:
+        if capture_headers and span.kind == trace.SpanKind.SERVER:
             custom = otel_wsgi.collect_custom_response_headers_attributes(headers)
             if custom:
                 span.set_attributes(custom)
@@ -238,8 +257,13 @@ class _LeanEngineTracer(EngineTracer):
 
 
 def _unsampled_parent() -> bool:
+    """Whether the current span is a valid, unsampled one (runs before every statement).
+
+    SpanContext is a tuple (trace_id, span_id, is_remote, trace_flags, trace_state, is_valid);
+    its fields are read by index, not through three property calls.
+    """
     parent = trace.get_current_span().get_span_context()
-    return parent.is_valid and not parent.trace_flags.sampled
+    return parent[5] and not parent[3] & TraceFlags.SAMPLED
 
 
 def _engine_traced(engine) -> bool:
