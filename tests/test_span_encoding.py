@@ -248,3 +248,29 @@ def test_the_app_exports_over_http_with_this_exporter(tmp_path, receiver):
     names = [span.name for r in receiver.traces for rs in r.resource_spans for ss in rs.scope_spans
              for span in ss.spans]
     assert "GET /api/books/<int:book_id>" in names
+
+
+# Resources and scopes that are equal (==, same hash) but not identical: the SDK encodes each
+# span's own object's attributes (found by a randomized comparison with the SDK's encoder).
+
+def span_of(resource_attributes, scope_attributes):
+    provider, spans = recording_provider(resource=Resource(resource_attributes))
+    provider.get_tracer("lib", attributes=scope_attributes).start_span("s").end()
+    return spans.get_finished_spans()[0]
+
+
+def test_equal_scopes_under_two_resources_keep_their_own_attribute_order():
+    assert_same_encoding([span_of({"r": "1"}, {"a": 1, "b": 2}), span_of({"r": "2"}, {"b": 2, "a": 1})])
+
+
+@pytest.mark.parametrize("first, second", [(1, True), (1, 1.0), (0.0, -0.0)])
+def test_a_reused_encoder_encodes_each_scopes_own_attribute_values(first, second):
+    encoder = SpanEncoder()
+    assert_same_encoding([span_of({}, {"x": first})], encoder)
+    assert_same_encoding([span_of({}, {"x": second})], encoder)
+
+
+def test_a_reused_encoder_encodes_each_resources_own_attribute_order():
+    encoder = SpanEncoder()
+    assert_same_encoding([span_of({"a": "1", "b": "2"}, None)], encoder)
+    assert_same_encoding([span_of({"b": "2", "a": "1"}, None)], encoder)
