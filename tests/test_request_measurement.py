@@ -257,3 +257,16 @@ def test_no_header_capture_work_when_none_is_configured(tmp_path, monkeypatch):
     attributes = _server_span_attributes(app, "/api/books/42", {"X-Request-Id": "r-1"})
     assert not [key for key in attributes if key.startswith("http.request.header.")]
     assert calls == []
+
+
+def test_excluded_paths_make_no_database_spans_either(tmp_path):
+    """A readiness probe's statements would otherwise start traces of their own, with no request span."""
+    app = make_app(tmp_path, OTEL_TRACES_SAMPLER="always_on")
+    spans = InMemorySpanExporter()
+    telemetry.tracer_provider_for(app).add_span_processor(SimpleSpanProcessor(spans))
+    client = app.test_client()
+    assert client.get("/readyz").status_code == 200
+    assert client.get("/healthz").status_code == 200
+    assert spans.get_finished_spans() == ()
+    assert client.get("/api/books/42").status_code == 200  # and the next request is traced as before
+    assert {span.kind.name for span in spans.get_finished_spans()} == {"SERVER", "CLIENT"}

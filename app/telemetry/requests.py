@@ -10,6 +10,7 @@ import logging
 from time import perf_counter
 
 from flask import request as flask_request
+from opentelemetry.instrumentation.utils import suppress_instrumentation
 
 from . import timings
 from .metrics import UNMATCHED_ROUTE
@@ -56,7 +57,7 @@ class RequestTimer:
 
     def __call__(self, environ, start_response):
         if self._excluded is not None and self._excluded.url_disabled(environ.get("PATH_INFO", "")):
-            return self.wsgi_app(environ, start_response)
+            return self._excluded_request(environ, start_response)
         status = ["500"]
 
         def _start_response(status_line, headers, exc_info=None):
@@ -80,6 +81,9 @@ class RequestTimer:
                 except Exception:  # nor does a recorder, or stop the others
                     log.exception("telemetry: request recorder %r failed", recorder)
 
+    def _excluded_request(self, environ, start_response):
+        return self.wsgi_app(environ, start_response)
+
     def _response_started(self, environ, status_line, headers):
         pass
 
@@ -101,6 +105,12 @@ class RequestMetricsMiddleware(RequestTimer):
         self._histogram = histogram
         self._record_timing = record
         self._response_attributes = response_attributes
+
+    def _excluded_request(self, environ, start_response):
+        """An excluded path (a probe, a scrape) gets no span, and neither do its statements,
+        which would otherwise start traces of their own with no request above them."""
+        with suppress_instrumentation():
+            return self.wsgi_app(environ, start_response)
 
     def _response_started(self, environ, status_line, headers):
         if self._response_attributes is not None:
