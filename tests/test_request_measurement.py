@@ -39,6 +39,14 @@ def make_app(tmp_path, **extra):
     return app
 
 
+def traced_app(tmp_path, **extra):
+    """make_app with every request traced, and the finished spans kept in memory: (app, exporter)."""
+    app = make_app(tmp_path, OTEL_TRACES_SAMPLER="always_on", **extra)
+    spans = InMemorySpanExporter()
+    telemetry.tracer_provider_for(app).add_span_processor(SimpleSpanProcessor(spans))
+    return app, spans
+
+
 def send(client):
     """Two books, an unknown book, a 500, and the excluded probe and scrape paths."""
     assert client.get("/api/books/42").status_code == 200
@@ -215,9 +223,7 @@ def test_span_hooks_check_exclusions_on_the_path_without_building_the_url(tmp_pa
     built = []
     real = Request.url.fget
     monkeypatch.setattr(Request, "url", property(lambda self: built.append(self.path) or real(self)))
-    app = make_app(tmp_path, OTEL_TRACES_SAMPLER="always_on")
-    spans = InMemorySpanExporter()
-    telemetry.tracer_provider_for(app).add_span_processor(SimpleSpanProcessor(spans))
+    app, spans = traced_app(tmp_path)
     client = app.test_client()
     assert client.get("/api/books/42").status_code == 200
     assert client.get("/healthz").status_code == 200
@@ -226,9 +232,8 @@ def test_span_hooks_check_exclusions_on_the_path_without_building_the_url(tmp_pa
         "GET /api/books/<int:book_id>"]
 
 
-def _server_span_attributes(app, path, headers=None):
-    spans = InMemorySpanExporter()
-    telemetry.tracer_provider_for(app).add_span_processor(SimpleSpanProcessor(spans))
+def _server_span_attributes(tmp_path, path, headers=None):
+    app, spans = traced_app(tmp_path)
     assert app.test_client().get(path, headers=headers or {}).status_code == 200
     return [dict(span.attributes) for span in spans.get_finished_spans() if span.kind.name == "SERVER"][0]
 
@@ -237,8 +242,7 @@ def test_captured_headers_follow_the_standard_variables(tmp_path, monkeypatch):
     monkeypatch.setenv("OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST", "X-Request-Id,Authorization")
     monkeypatch.setenv("OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_RESPONSE", "Content-Type")
     monkeypatch.setenv("OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SANITIZE_FIELDS", "Authorization")
-    app = make_app(tmp_path, OTEL_TRACES_SAMPLER="always_on")
-    attributes = _server_span_attributes(app, "/api/books/42", {"X-Request-Id": "r-1", "Authorization": "Bearer s"})
+    attributes = _server_span_attributes(tmp_path, "/api/books/42", {"X-Request-Id": "r-1", "Authorization": "Bearer s"})
     assert attributes["http.request.header.x_request_id"] == ("r-1",)
     assert attributes["http.request.header.authorization"] == ("[REDACTED]",)
     assert attributes["http.response.header.content_type"] == ("application/json",)
@@ -253,17 +257,14 @@ def test_no_header_capture_work_when_none_is_configured(tmp_path, monkeypatch):
     for function in ("collect_custom_request_headers_attributes", "collect_custom_response_headers_attributes"):
         real = getattr(otel_wsgi, function)
         monkeypatch.setattr(otel_wsgi, function, lambda *a, _real=real, _name=function: calls.append(_name) or _real(*a))
-    app = make_app(tmp_path, OTEL_TRACES_SAMPLER="always_on")
-    attributes = _server_span_attributes(app, "/api/books/42", {"X-Request-Id": "r-1"})
+    attributes = _server_span_attributes(tmp_path, "/api/books/42", {"X-Request-Id": "r-1"})
     assert not [key for key in attributes if key.startswith("http.request.header.")]
     assert calls == []
 
 
 def test_excluded_paths_make_no_database_spans_either(tmp_path):
     """A readiness probe's statements would otherwise start traces of their own, with no request span."""
-    app = make_app(tmp_path, OTEL_TRACES_SAMPLER="always_on")
-    spans = InMemorySpanExporter()
-    telemetry.tracer_provider_for(app).add_span_processor(SimpleSpanProcessor(spans))
+    app, spans = traced_app(tmp_path)
     client = app.test_client()
     assert client.get("/readyz").status_code == 200
     assert client.get("/healthz").status_code == 200

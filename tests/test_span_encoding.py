@@ -18,7 +18,7 @@ from app import telemetry
 from app.telemetry.span_encoding import SpanEncoder
 from app.telemetry.span_export import EncodingOTLPSpanExporter
 from tests.otlp_receiver import OTLPReceiver
-from tests.test_request_measurement import make_app
+from tests.test_request_measurement import make_app, traced_app
 
 
 def parsed(data: bytes) -> ExportTraceServiceRequest:
@@ -48,9 +48,7 @@ REMOTE_PARENT = SpanContext(trace_id=0x0AF7651916CD43DD8448EB211C80319C, span_id
 
 
 def test_the_apps_own_request_spans(tmp_path):
-    app = make_app(tmp_path, OTEL_TRACES_SAMPLER="always_on")
-    spans = InMemorySpanExporter()
-    telemetry.tracer_provider_for(app).add_span_processor(SimpleSpanProcessor(spans))
+    app, spans = traced_app(tmp_path)
     client = app.test_client()
     assert client.get("/api/books/42").status_code == 200
     assert client.get("/api/books/999").status_code == 404
