@@ -63,9 +63,8 @@ def _sampled_attributes_before_request(tracer, excluded_urls, mode):
     samplers OTEL_TRACES_SAMPLER can name never read attributes, so they decide the same.
     Exclusions match the path (PATH_INFO), as RequestMetricsMiddleware's do, not request.url,
     which costs about 18 µs to build. The span ends in the stock teardown hook, which reads
-    the same environ keys. It also
-    names unmatched paths' spans UNMATCHED_SPAN_NAME and keeps the matched rule and the span
-    for RequestMetricsMiddleware (label and exemplar).
+    the same environ keys. It also names unmatched paths' spans UNMATCHED_SPAN_NAME and keeps
+    the matched rule and the span for RequestMetricsMiddleware (label and exemplar).
     """
     wsgi_getter = otel_wsgi.wsgi_getter
     capture_headers = _capturing_headers(OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST)
