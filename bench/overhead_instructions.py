@@ -33,6 +33,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import overhead  # noqa: E402  (bench/overhead.py: database, sink, configurations)
+from opentelemetry.sdk.trace import SpanProcessor  # noqa: E402
+from opentelemetry.trace import SpanKind  # noqa: E402
 
 ROOT = overhead.ROOT
 
@@ -45,62 +47,57 @@ def _environ(path, query=""):
             "HTTP_HOST": "127.0.0.1:8000", "REMOTE_ADDR": "127.0.0.1", "HTTP_USER_AGENT": "bench"}
 
 
+def wsgi_get(app, path, query="") -> str:
+    """GET `path` through the app's WSGI callable, reading the whole body; the status line."""
+    status = []
+    body = app(_environ(path, query), lambda line, headers, exc_info=None: status.append(line))
+    for _chunk in body:
+        pass
+    body.close()
+    return status[0] if status else ""
+
+
 def worker(max_id: int, detail_count: int, search_count: int) -> None:
     """Runs under callgrind: answers the driver's commands on stdin, one line each."""
     sys.path.insert(0, str(ROOT))
     from app import create_app, telemetry
 
     app = create_app()
-    sampled = _count_sampled_requests(app)
+    sampled = _SampledRequests()
+    provider = telemetry.tracer_provider_for(app)
+    if provider is not None:
+        provider.add_span_processor(sampled)
     random.seed(7)  # the trace ids, hence which requests the 10 % sampler keeps, repeat run to run
     rng = random.Random(42)
     detail = [(f"/api/books/{rng.randint(1, max_id)}", "") for _ in range(detail_count)]
     search = [("/api/books", f"q={rng.choice(overhead.SEARCH_WORDS)}&per_page=20") for _ in range(search_count)]
-
-    def call(path, query=""):
-        status = []
-        body = app(_environ(path, query), lambda line, headers, exc_info=None: status.append(line))
-        for _ in body:
-            pass
-        body.close()
-        if not status or not status[0].startswith("200"):
-            raise SystemExit(f"{path}?{query}: {status}")
 
     requests = {"warm": detail[:20] + search[:3], "detail": detail, "search": search,
                 "metrics": [("/metrics", "")]}
     print("ready", flush=True)
     for line in sys.stdin:
         for path, query in requests[line.strip()]:
-            call(path, query)
-        provider = telemetry.tracer_provider_for(app)
+            status = wsgi_get(app, path, query)
+            if not status.startswith("200"):
+                raise SystemExit(f"{path}?{query}: {status}")
         if provider is not None:  # export the window's spans inside the window
             provider.force_flush()
-        print(f"done {sampled.pop()}", flush=True)
+        print(f"done {sampled.take()}", flush=True)
 
 
-def _count_sampled_requests(app):
-    """A list whose pop() gives how many server spans were recorded since the last pop()."""
-    from opentelemetry.sdk.trace import SpanProcessor
-    from opentelemetry.trace import SpanKind
+class _SampledRequests(SpanProcessor):
+    """Counts the server spans recorded; take() gives the count since the last take()."""
 
-    from app import telemetry
+    def __init__(self):
+        self.count = 0
 
-    counter = [0]
+    def on_end(self, span):
+        if span.kind is SpanKind.SERVER:
+            self.count += 1
 
-    class Count(SpanProcessor):
-        def on_end(self, span):
-            if span.kind is SpanKind.SERVER:
-                counter[0] += 1
-
-    class Popper:
-        def pop(self):
-            value, counter[0] = counter[0], 0
-            return value
-
-    provider = telemetry.tracer_provider_for(app)
-    if provider is not None:
-        provider.add_span_processor(Count())
-    return Popper()
+    def take(self) -> int:
+        value, self.count = self.count, 0
+        return value
 
 
 class Counted:
