@@ -214,11 +214,9 @@ class _LeanEngineTracer(EngineTracer):
         super()._register_event_listener(target, identifier, func, *args, **kw)
 
     def _before_cur_exec(self, conn, cursor, statement, params, context, executemany):
-        if not (self._skip_unsampled and _unsampled_parent()):
-            if self.enable_commenter:
-                statement, params = super()._before_cur_exec(conn, cursor, statement, params, context, executemany)
-            elif is_instrumentation_enabled():
-                self._start_span(conn, cursor, statement, context)
+        # No sqlcommenter: instrument_engine never enables it, so the statement is never rewritten.
+        if not (self._skip_unsampled and _unsampled_parent()) and is_instrumentation_enabled():
+            self._start_span(conn, cursor, statement, context)
         if self._timer is not None:
             self._timer.start(context)
         return statement, params
