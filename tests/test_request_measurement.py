@@ -190,7 +190,8 @@ def test_unsampled_requests_build_no_span_attributes(tmp_path, monkeypatch):
     assert built == [1]
 
 
-def _statements_timed(app) -> int:
+def statements_timed(app) -> int:
+    """Statements the app's statement histogram has counted so far."""
     metric = app.extensions["telemetry"].instruments.db_query_duration.metric(0)
     return sum(point.count for point in metric.data.data_points) if metric else 0
 
@@ -204,12 +205,12 @@ def test_every_statement_is_timed_once_from_the_engine_tracers_listeners(tmp_pat
         engine = db.engine
     executed = []
     event.listen(engine, "after_cursor_execute", lambda conn, cursor, statement, *rest: executed.append(statement))
-    before = _statements_timed(app)
+    before = statements_timed(app)
     client = app.test_client()
     assert client.get("/api/books/42").status_code == 200
     assert client.get("/api/books/7").status_code == 404
     assert len(executed) >= 4
-    assert _statements_timed(app) - before == len(executed)
+    assert statements_timed(app) - before == len(executed)
     # one pair of cursor listeners (the tracer's) and no pool listeners for the no-op usage counter
     assert len(engine.dispatch.before_cursor_execute) == 1
     assert len(engine.pool.dispatch.checkout) == 0

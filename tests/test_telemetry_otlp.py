@@ -5,6 +5,7 @@ from app import create_app, telemetry
 from app.extensions import db
 from tests.factories import Factory
 from tests.otlp_receiver import OTLPReceiver
+from tests.test_request_measurement import statements_timed
 
 SERVER, CLIENT, CONSUMER = 2, 3, 5  # opentelemetry.proto.trace.v1.Span.SpanKind
 
@@ -172,16 +173,10 @@ def test_opentelemetry_instrument_on_top_does_not_double_spans(tmp_path, receive
     try:
         app = make_app(tmp_path, receiver.endpoint)
         exporter.clear()
-        statements = app.extensions["telemetry"].instruments.db_query_duration
-
-        def timed():
-            metric = statements.metric(0)
-            return sum(point.count for point in metric.data.data_points) if metric else 0
-
-        timed_before = timed()
+        timed_before = statements_timed(app)
         try:
             app.test_client().get("/api/books/42")
-            timed_during = timed() - timed_before  # before the flush's metric collection queries
+            timed_during = statements_timed(app) - timed_before  # before the flush's metric collection queries
             telemetry.force_flush(app)
         finally:
             telemetry.shutdown(app)
