@@ -1,8 +1,9 @@
 """The OTLP/HTTP span exporter, writing its requests with span_encoding.SpanEncoder.
 
 The SDK's exporter builds a protobuf object per span, attribute and value before it
-serializes them (about 150 µs per traced book-detail request of five spans here, against
-about 20 µs for SpanEncoder; bench/encode_spans.py). This subclass only swaps the encoding:
+serializes them; SpanEncoder writes the same request about 5 times faster
+(bench/encode_spans.py, five spans per traced book-detail request: 241 µs against 46 µs on
+2026-12-04). This subclass only swaps the encoding:
 the request it posts parses to the same message (tests/test_span_encoding.py), and the
 size limit, the retries, the exporter's own metrics and the transport are the SDK's. Should
 the encoder ever fail on a batch, the batch goes through the SDK's own export instead.
